@@ -1,0 +1,1 @@
+"""Shared building blocks of the DCC services; imports no domain package."""

@@ -1,0 +1,1 @@
+"""Code systems shared by the domains: geography, tumour types, staging, nomenclatures."""

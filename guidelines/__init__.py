@@ -1,0 +1,1 @@
+"""Best-practice guideline referentials: versions, applicability evaluation and CDS Hooks."""

@@ -1,0 +1,73 @@
+"""The Whoosh full-text index of referential versions (French analysis), derived from the DB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from whoosh.fields import ID, TEXT, Schema
+from whoosh.qparser import MultifieldParser, OrGroup
+
+from core.search import IndexStore, folding_analyzer
+from guidelines.applicability import iter_nodes
+
+FRENCH = folding_analyzer("fr")
+SCHEMA = Schema(
+    id=ID(stored=True, unique=True),
+    key=ID(stored=True),
+    title=TEXT(analyzer=FRENCH, field_boost=3.0),
+    body=TEXT(analyzer=FRENCH),
+    localisation=TEXT(analyzer=FRENCH, field_boost=2.0),
+)
+FIELDS = ("title", "body", "localisation")
+
+
+def document(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The indexed form of a version (``content``: id, key, title, summary, tree, ...)."""
+    texts = [
+        content.get("summary") or "",
+        content.get("owner_org") or "",
+        (content.get("organ_code") or "").replace("-", " "),
+    ]
+    tree = content.get("tree") or {}
+    if tree:
+        for _ancestors, node in iter_nodes(tree):
+            texts += [node.get("title", ""), node.get("text", ""), node.get("rationale", "")]
+            if node.get("treatment_type"):
+                texts.append(str(node["treatment_type"]).replace("_", " "))
+    localisation = " ".join(
+        str(content.get(k) or "") for k in ("localisation_oncotree", "localisation_cim10")
+    )
+    return {
+        "id": str(content["id"]),
+        "key": content["key"],
+        "title": content["title"],
+        "body": "\n".join(t for t in texts if t),
+        "localisation": f"{localisation} {content.get('localisation_text') or ''}",
+    }
+
+
+class GuidelineIndex:
+    """Search and maintenance of the referential index in ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.store = IndexStore(Path(path), SCHEMA)
+
+    def search(self, text: str, *, limit: int = 100) -> list[int]:
+        """Version ids best first; an index missing or damaged raises ``IndexUnavailable``."""
+        parser = MultifieldParser(FIELDS, schema=SCHEMA, group=OrGroup.factory(0.9))
+        query = parser.parse(text)
+        with self.store.searcher() as searcher:
+            return [int(hit["id"]) for hit in searcher.search(query, limit=limit)]
+
+    def update(self, documents: Iterable[dict[str, Any]]) -> int:
+        if not self.store.exists():
+            self.store.create_empty()
+        return self.store.update(documents)
+
+    def rebuild(self, documents: Iterable[dict[str, Any]], **kwargs: Any) -> int:
+        return self.store.rebuild(documents, **kwargs)
+
+    def check(self) -> tuple[bool, str]:
+        return self.store.check()

@@ -1,0 +1,1 @@
+"""National RCP planning: RCPs, sessions, registrations, notifications and calendar feeds."""

@@ -1,0 +1,444 @@
+"""Lookups in the national directories: professionals by RPPS, establishments by FINESS, search."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import and_, exists, func, intersect, select
+from sqlalchemy.orm import aliased
+
+from core.db import db
+from core.errors import InvalidInput, NotFound
+from core.terminology.geo import departments_of_region, haversine_km, normalize_department
+from planning.directory.models import (
+    Organization,
+    OrganizationToken,
+    Practitioner,
+    PractitionerActivity,
+    PractitionerToken,
+)
+from planning.directory.normalize import (
+    finess_format_error,
+    finess_warnings,
+    prefix_upper_bound,
+    rpps_format_error,
+    rpps_warnings,
+    tokens,
+)
+
+T = TypeVar("T")
+
+
+def _check_rpps(rpps: str) -> str:
+    rpps = (rpps or "").strip()
+    error = rpps_format_error(rpps)
+    if error:
+        raise InvalidInput(
+            f"malformed RPPS number {rpps!r}: {error}",
+            errors=[{"location": "path", "field": "rpps", "pointer": "rpps", "detail": error}],
+        )
+    return rpps
+
+
+def _check_finess(finess: str) -> str:
+    finess = (finess or "").strip().upper()
+    error = finess_format_error(finess)
+    if error:
+        raise InvalidInput(
+            f"malformed FINESS number {finess!r}: {error}",
+            errors=[{"location": "path", "field": "finess", "pointer": "finess", "detail": error}],
+        )
+    return finess
+
+
+def get_practitioner(*, rpps: str) -> Practitioner | None:
+    """The professional with this RPPS number (active or not), or None (also when malformed)."""
+    rpps = (rpps or "").strip()
+    if rpps_format_error(rpps):
+        return None
+    return db.session.scalars(select(Practitioner).where(Practitioner.rpps == rpps)).first()
+
+
+def require_practitioner(*, rpps: str) -> Practitioner:
+    """The professional with this RPPS number; 422 when malformed, 404 when unknown."""
+    rpps = _check_rpps(rpps)
+    practitioner = get_practitioner(rpps=rpps)
+    if practitioner is None:
+        raise NotFound(
+            f"no professional with RPPS number {rpps} in the directory",
+            warnings=rpps_warnings(rpps),
+        )
+    return practitioner
+
+
+def require_practitioner_by_id(*, resource_id: str) -> Practitioner:
+    """A professional by RPPS number (11 digits) or national id (IDNPS, 10 or 12 digits)."""
+    resource_id = (resource_id or "").strip()
+    if len(resource_id) == 11:
+        return require_practitioner(rpps=resource_id)
+    if len(resource_id) not in (10, 12) or not resource_id.isalnum():
+        raise InvalidInput(
+            f"malformed practitioner id {resource_id!r}: an RPPS number (11 digits) or a"
+            " national identifier (IDNPS, 10 or 12 characters) is expected",
+            errors=[{"location": "path", "field": "id", "pointer": "id", "detail": "malformed"}],
+        )
+    practitioner = db.session.scalars(
+        select(Practitioner).where(Practitioner.national_id == resource_id)
+    ).first()
+    if practitioner is None:
+        raise NotFound(f"no professional with national identifier {resource_id}")
+    return practitioner
+
+
+def get_organization(*, finess: str) -> Organization | None:
+    """The establishment with this FINESS number (active or not), or None (also when malformed)."""
+    finess = (finess or "").strip().upper()
+    if finess_format_error(finess):
+        return None
+    return db.session.scalars(select(Organization).where(Organization.finess == finess)).first()
+
+
+def require_organization(*, finess: str) -> Organization:
+    """The establishment with this FINESS number; 422 when malformed, 404 when unknown."""
+    finess = _check_finess(finess)
+    organization = get_organization(finess=finess)
+    if organization is None:
+        raise NotFound(
+            f"no establishment with FINESS number {finess} in the directory",
+            warnings=finess_warnings(finess),
+        )
+    return organization
+
+
+def practitioner_specialties(practitioner: Practitioner) -> set[str]:
+    """The specialty codes (e.g. ``SM36``) of the professional's active activities."""
+    return {
+        activity.specialty_code
+        for activity in practitioner.activities
+        if activity.active and activity.specialty_code
+    }
+
+
+# --- search -----------------------------------------------------------------------------------
+
+#: Deepest result reachable by paging; beyond it the caller must refine the search.
+MAX_RESULT_WINDOW = 10_000
+
+
+@dataclass
+class SearchResult(Generic[T]):
+    """One page of a search and the number of matches over all pages.
+
+    ``total`` is exact up to ``MAX_RESULT_WINDOW``; ``MAX_RESULT_WINDOW + 1`` means "more"
+    (counting 100,000 "MAR…" names exactly would cost more than the search itself, and
+    results that deep cannot be paged to anyway).
+    """
+
+    items: list[T]
+    total: int
+
+    @property
+    def total_is_exact(self) -> bool:
+        return self.total <= MAX_RESULT_WINDOW
+
+
+def _capped_count(query: Any) -> int:
+    return int(
+        db.session.execute(
+            select(func.count()).select_from(query.limit(MAX_RESULT_WINDOW + 1).subquery())
+        ).scalar_one()
+    )
+
+
+def _check_window(page: int, page_size: int) -> None:
+    if (page - 1) * page_size >= MAX_RESULT_WINDOW:
+        raise InvalidInput(
+            f"results beyond the first {MAX_RESULT_WINDOW} are not served: refine the search",
+            errors=[
+                {
+                    "location": "query",
+                    "field": "page",
+                    "pointer": "page",
+                    "detail": f"page * page_size must stay within {MAX_RESULT_WINDOW}",
+                }
+            ],
+        )
+
+
+def _token_range(column: Any, word: str) -> Any:
+    return and_(column >= word, column < prefix_upper_bound(word))
+
+
+def _most_selective(token_table: Any, words: list[str], active: bool) -> str:
+    """The word whose prefix range holds the fewest index entries (counted up to 1,000)."""
+
+    def entries(word: str) -> int:
+        probe = (
+            select(token_table.c.token)
+            .where(token_table.c.active.is_(active), _token_range(token_table.c.token, word))
+            .limit(1000)
+            .subquery()
+        )
+        return int(db.session.execute(select(func.count()).select_from(probe)).scalar_one())
+
+    return min(sorted(words, key=len, reverse=True), key=entries)
+
+
+def _ranked_ids(
+    token_table: Any,
+    owner: Any,
+    words: list[str],
+    *,
+    active: bool,
+    conditions: list[Any],
+    page: int,
+    page_size: int,
+) -> tuple[list[int], int]:
+    """Owners whose name has a word starting with each of ``words``, one page, and the total.
+
+    The most selective word drives an index range scan on ``(active, token, name_key, owner)``,
+    which already yields the ranking: the word itself first (it is the smallest string of its
+    range), then longer words, then by name. The owners matching all the words are an
+    intersection of index range scans; the filters are checked per candidate. An owner whose
+    several name words match the driver appears once, at its best.
+    """
+    driver = _most_selective(token_table, words, active) if len(words) > 1 else words[0]
+    where = [token_table.c.active.is_(active), _token_range(token_table.c.token, driver)]
+    if len(words) > 1:
+        # Owners matching every word: an intersection of covering-index range scans, far
+        # cheaper than probing each candidate of a frequent first name word by word.
+        ranges = []
+        for word in words:
+            alias = aliased(token_table)
+            ranges.append(
+                select(alias.c[owner.name]).where(
+                    alias.c.active.is_(active), _token_range(alias.c.token, word)
+                )
+            )
+        where.append(owner.in_(intersect(*ranges)))
+    where.extend(conditions)
+    total = _capped_count(select(owner).where(*where).distinct())
+    wanted = page * page_size
+    limit = wanted + page_size
+    while True:
+        rows = list(
+            db.session.scalars(
+                select(owner)
+                .where(*where)
+                .order_by(token_table.c.token, token_table.c.name_key, owner)
+                .limit(limit)
+            )
+        )
+        ordered = list(dict.fromkeys(rows))
+        if len(ordered) >= wanted or len(rows) < limit:
+            break
+        limit *= 4
+    return ordered[(page - 1) * page_size : wanted], total
+
+
+def search_practitioners(
+    *,
+    name: str | None = None,
+    specialty: str | None = None,
+    profession: str | None = None,
+    department: str | None = None,
+    region: str | None = None,
+    finess: str | None = None,
+    active: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> SearchResult[Practitioner]:
+    """Professionals matching every given criterion, ranked by name match, one page.
+
+    ``name``: every word must start a word of the professional's name, accents, case and
+    hyphens ignored ("benedicte lebrun" finds "Bénédicte LEBRUN-CARPENTIER" and so does
+    "carpentier"). An 11-digit (RPPS) or 12-digit (national id) ``name`` is looked up
+    exactly. The activity criteria must hold for one same activity.
+    """
+    _check_window(page, page_size)
+    activity = PractitionerActivity.__table__
+    criteria: list[Any] = [activity.c.active.is_(active)]
+    for column, value in (
+        (activity.c.specialty_code, specialty and specialty.strip().upper()),
+        (activity.c.profession_code, profession and profession.strip()),
+        (activity.c.department, normalize_department(department) or department),
+        (activity.c.finess_site, finess and finess.strip().upper()),
+    ):
+        if value:
+            criteria.append(column == value)
+    if region:
+        # Through the indexed departments of the region.
+        criteria.append(activity.c.department.in_(departments_of_region(region) or [""]))
+    words = tokens(name)
+    digits = (name or "").strip()
+    table = Practitioner.__table__
+    if digits.isdigit() and len(digits) in (10, 11, 12):
+        words = []
+        identifier = table.c.rpps if len(digits) == 11 else table.c.national_id
+        id_condition: list[Any] = [identifier == digits]
+    else:
+        id_condition = []
+
+    if words:
+        token_table = PractitionerToken.__table__
+        owner = token_table.c.practitioner_id
+        conditions = []
+        if len(criteria) > 1:
+            conditions.append(exists().where(activity.c.practitioner_id == owner, *criteria))
+        ids, total = _ranked_ids(
+            token_table,
+            owner,
+            words,
+            active=active,
+            conditions=conditions,
+            page=page,
+            page_size=page_size,
+        )
+    else:
+        where = [table.c.active.is_(active), *id_condition]
+        if len(criteria) > 1:
+            where.append(table.c.id.in_(select(activity.c.practitioner_id).where(*criteria)))
+        total = _capped_count(select(table.c.id).where(*where))
+        ids = list(
+            db.session.scalars(
+                select(table.c.id)
+                .where(*where)
+                .order_by(table.c.name_key, table.c.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        )
+    return SearchResult(_load(Practitioner, ids), total)
+
+
+def _load(model: Any, ids: list[int]) -> list[Any]:
+    if not ids:
+        return []
+    found = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+@dataclass
+class NearbyOrganization:
+    """An establishment with its distance to the point searched around."""
+
+    organization: Organization
+    distance_km: float
+
+
+def search_organizations(
+    *,
+    name: str | None = None,
+    category: str | None = None,
+    kind: str | None = None,
+    department: str | None = None,
+    region: str | None = None,
+    postal_code: str | None = None,
+    near: tuple[float, float] | None = None,
+    radius_km: float = 20.0,
+    active: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> SearchResult[Organization]:
+    """Establishments matching every given criterion, one page.
+
+    Ranked by name match when ``name`` is given, by distance when ``near`` is, else by name.
+    """
+    _check_window(page, page_size)
+    table = Organization.__table__
+    criteria: list[Any] = []
+    for column, value in (
+        (table.c.category_code, category),
+        (table.c.kind, kind),
+        (table.c.department, normalize_department(department) or department),
+        (table.c.region, region),
+    ):
+        if value:
+            criteria.append(column == value)
+    if postal_code:
+        criteria.append(table.c.postal_code.startswith(postal_code.strip(), autoescape=True))
+    words = tokens(name)
+    finess = (name or "").strip().upper()
+    if near is not None:
+        return _organizations_near(near, radius_km, words, criteria, active, page, page_size)
+    if len(finess) == 9 and not finess_format_error(finess):
+        criteria.append(table.c.finess == finess)
+        words = []
+    if words:
+        token_table = OrganizationToken.__table__
+        owner = token_table.c.organization_id
+        conditions = []
+        if criteria:
+            conditions.append(exists().where(table.c.id == owner, *criteria))
+        ids, total = _ranked_ids(
+            token_table,
+            owner,
+            words,
+            active=active,
+            conditions=conditions,
+            page=page,
+            page_size=page_size,
+        )
+        return SearchResult(_load(Organization, ids), total)
+    where = [table.c.active.is_(active), *criteria]
+    total = _capped_count(select(table.c.id).where(*where))
+    ids = list(
+        db.session.scalars(
+            select(table.c.id)
+            .where(*where)
+            .order_by(table.c.name_key, table.c.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+    )
+    return SearchResult(_load(Organization, ids), total)
+
+
+def _organizations_near(
+    near: tuple[float, float],
+    radius_km: float,
+    words: list[str],
+    criteria: list[Any],
+    active: bool,
+    page: int,
+    page_size: int,
+) -> SearchResult[Organization]:
+    lat, lon = near
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidInput(
+            "near must be 'latitude,longitude' in degrees",
+            errors=[
+                {"location": "query", "field": "near", "pointer": "near", "detail": "out of range"}
+            ],
+        )
+    table = Organization.__table__
+    # A bounding box on the indexed latitude, then the exact great-circle distance.
+    dlat = radius_km / 111.0
+    dlon = radius_km / max(111.0 * math.cos(math.radians(lat)), 1e-6)
+    where = [
+        table.c.active.is_(active),
+        table.c.lat.between(lat - dlat, lat + dlat),
+        table.c.lon.between(lon - dlon, lon + dlon),
+        *criteria,
+    ]
+    token_table = OrganizationToken.__table__
+    for word in words:
+        where.append(
+            exists().where(
+                token_table.c.organization_id == table.c.id, _token_range(token_table.c.token, word)
+            )
+        )
+    candidates = db.session.execute(select(table.c.id, table.c.lat, table.c.lon).where(*where))
+    ranked = sorted(
+        (distance, row.id)
+        for row in candidates
+        if (distance := haversine_km(lat, lon, row.lat, row.lon)) <= radius_km
+    )
+    chosen = ranked[(page - 1) * page_size : page * page_size]
+    distances = {key: distance for distance, key in chosen}
+    organizations = _load(Organization, [key for _, key in chosen])
+    for organization in organizations:
+        organization.distance_km = round(distances[organization.id], 2)
+    return SearchResult(organizations, len(ranked))

@@ -1,0 +1,665 @@
+"""Writes extraction records into the directory tables: batched, idempotent and incremental.
+
+Unlike a service, an import owns its transactions: each batch is committed on its own (a
+failure loses at most the batch in progress, and readers never wait for a 2-million-line
+file). A record whose fingerprint matches the stored one costs no write, so importing the same
+file twice changes nothing. Professionals and establishments missing from a complete newer
+file are marked inactive once the whole file went through; nothing is ever deleted.
+
+Bulk writes use COPY on PostgreSQL and ``executemany`` on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, bindparam, func, select, text, update
+from sqlalchemy.orm import Session
+
+from core.db import db, utcnow
+from core.errors import PreconditionFailed
+from planning.directory.importers import (
+    ActivityRecord,
+    OrganizationRecord,
+    PractitionerRecord,
+    Rejected,
+)
+from planning.directory.models import (
+    DirectoryImport,
+    Organization,
+    OrganizationToken,
+    Practitioner,
+    PractitionerActivity,
+    PractitionerToken,
+)
+from planning.directory.normalize import fold, name_key, tokens
+
+PRACTITIONER = cast(Table, Practitioner.__table__)
+ACTIVITY = cast(Table, PractitionerActivity.__table__)
+PRACTITIONER_TOKEN = cast(Table, PractitionerToken.__table__)
+ORGANIZATION = cast(Table, Organization.__table__)
+ORGANIZATION_TOKEN = cast(Table, OrganizationToken.__table__)
+
+ACTIVITY_COLUMNS = [*ActivityRecord._fields, "practitioner_id", "active"]
+TOKEN_COLUMNS = ["practitioner_id", "token", "name_key", "active"]
+
+#: Rejections kept in the report (the count is always complete).
+MAX_REPORTED_REJECTIONS = 200
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``read`` counts lines (RPPS) or entries (FINESS) of the file."""
+
+    kind: str
+    layout: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    rejected: int = 0
+    rejections: list[Rejected] = field(default_factory=list)
+
+    def reject(self, rejection: Rejected) -> None:
+        self.rejected += 1
+        self.read += 1
+        if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            self.rejections.append(rejection)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "layout": self.layout,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deactivated": self.deactivated,
+            "rejected": self.rejected,
+        }
+
+
+Progress = Callable[[int], None]
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _sqlite_value(value: Any) -> Any:
+    # As SQLAlchemy stores dates on SQLite (the sqlite3 date adapter is deprecated).
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class _Writer:
+    """Bulk writes on the session's connection, per dialect."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgresql = session.get_bind().dialect.name == "postgresql"
+        self._next_ids: dict[str, int] = {}
+        if not self.postgresql:
+            # Index pages stay in memory during the load (128 MB at most, within the budget).
+            session.execute(text("PRAGMA cache_size = -131072"))
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts with the same keys in the same order), bypassing the ORM."""
+        if rows:
+            self.insert_tuples(table, list(rows[0]), [tuple(row.values()) for row in rows])
+
+    def insert_tuples(self, table: Table, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows``, tuples of the values of ``columns``: COPY or executemany."""
+        if not rows:
+            return
+        dbapi = self.session.connection().connection.driver_connection
+        assert dbapi is not None
+        names = ", ".join(columns)
+        if self.postgresql:
+            with (
+                dbapi.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        if table is ORGANIZATION:
+            rows = [tuple(_sqlite_value(v) for v in row) for row in rows]
+        marks = ", ".join("?" * len(columns))
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)  # noqa: S608 - names from the models
+        finally:
+            cursor.close()
+
+    def allocate_ids(self, table: Table, count: int) -> list[int]:
+        """Primary keys for ``count`` new rows (children need them before the COPY)."""
+        if count == 0:
+            return []
+        if self.postgresql:
+            sequence = self.session.execute(
+                text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+            ).scalar_one()
+            return list(
+                self.session.scalars(
+                    text("SELECT nextval(:s) FROM generate_series(1, :n)"),
+                    {"s": sequence, "n": count},
+                )
+            )
+        if table.name not in self._next_ids:
+            current = self.session.execute(select(func.max(table.c.id))).scalar()
+            self._next_ids[table.name] = (current or 0) + 1
+        first = self._next_ids[table.name]
+        self._next_ids[table.name] = first + count
+        return list(range(first, first + count))
+
+
+@contextmanager
+def _bulk_load(session: Session, tables: list[Table], *, empty: Table) -> Iterator[None]:
+    """The first load into empty tables: their secondary indexes are built once at the end.
+
+    Building an index from sorted data is several times faster than maintaining it row by
+    row over millions of inserts; the unique constraints stay, so does every later import.
+    """
+    indexes = [index for table in tables for index in table.indexes if not index.unique]
+    if session.execute(select(empty.c.id).limit(1)).first() is not None:
+        _create_indexes(session, indexes)  # heals a first load that died before the end
+        yield
+        return
+    connection = session.connection()
+    for index in indexes:
+        index.drop(connection)
+    session.commit()
+    try:
+        yield
+    finally:
+        session.rollback()
+        _create_indexes(session, indexes)
+    _refresh_statistics(session, [empty, *tables])
+
+
+def _refresh_statistics(session: Session, tables: list[Table]) -> None:
+    """PostgreSQL after a bulk load: planner statistics and the visibility map (without which
+    the token index cannot serve index-only scans). VACUUM needs its own connection."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql" or not isinstance(engine, Engine):
+        return  # SQLite, or a test's outer transaction
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            connection.exec_driver_sql(f"VACUUM (ANALYZE) {table.name}")
+
+
+def _create_indexes(session: Session, indexes: list[Any]) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Building an index over millions of rows outlasts the API's statement timeout.
+        session.execute(text("SET LOCAL statement_timeout = 0"))
+    for index in indexes:
+        index.create(connection, checkfirst=True)
+    session.commit()
+
+
+class _Seen:
+    """The primary keys met during this import, as a bitmap (1.2 M ids fit in 150 kB)."""
+
+    def __init__(self) -> None:
+        self.bits = bytearray()
+
+    def add(self, key: int) -> None:
+        if key >= len(self.bits) * 8:
+            self.bits.extend(bytes(max(key // 8 + 1 - len(self.bits), 1 << 16)))
+        self.bits[key >> 3] |= 1 << (key & 7)
+
+    def __contains__(self, key: int) -> bool:
+        return key < len(self.bits) * 8 and bool(self.bits[key >> 3] & (1 << (key & 7)))
+
+
+def _update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE of the columns of ``rows`` (each with its ``_id``)."""
+    names = [name for name in rows[0] if name != "_id"]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({**{name: bindparam(f"v_{name}") for name in names}, "updated_at": utcnow()})
+    )
+    session.execute(
+        statement, [{"_id": row["_id"], **{f"v_{n}": row[n] for n in names}} for row in rows]
+    )
+
+
+# --- professionals ---------------------------------------------------------------------------
+
+
+def _person_row(record: PractitionerRecord) -> dict[str, Any]:
+    return {
+        "national_id": record.national_id,
+        "id_type": record.id_type,
+        "rpps": record.rpps,
+        "civility": record.civility,
+        "exercise_civility": record.exercise_civility,
+        "last_name": record.last_name,
+        "first_name": record.first_name,
+        "name_key": name_key(record.last_name, record.first_name)[:200],
+        "active": True,
+        "fingerprint": record.fingerprint,
+    }
+
+
+def _activity_rows(practitioner_id: int, record: PractitionerRecord) -> list[dict[str, Any]]:
+    rows = []
+    for activity in record.activities:
+        row = activity._asdict()
+        row["practitioner_id"] = practitioner_id
+        row["active"] = True
+        rows.append(row)
+    return rows
+
+
+def _person_tokens(practitioner_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "practitioner_id": practitioner_id,
+            "token": token,
+            "name_key": row["name_key"],
+            "active": row["active"],
+        }
+        for token in tokens(row["last_name"], row["first_name"])
+    ]
+
+
+def _merge_duplicates(batch: list[PractitionerRecord]) -> list[PractitionerRecord]:
+    merged: dict[str, PractitionerRecord] = {}
+    for record in batch:
+        earlier = merged.get(record.national_id)
+        if earlier is None:
+            merged[record.national_id] = record
+            continue
+        keys = {a.activity_key for a in earlier.activities}
+        earlier.activities.extend(a for a in record.activities if a.activity_key not in keys)
+    return list(merged.values())
+
+
+def import_practitioners(
+    items: Iterable[PractitionerRecord | Rejected],
+    *,
+    layout: str,
+    file_name: str,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+    max_deactivation_ratio: float | None = 0.25,
+    deactivate_missing: bool = True,
+) -> ImportReport:
+    """Load an RPPS extraction read by ``importers.read_rpps``; commits batch by batch.
+
+    ``deactivate_missing=False`` for a partial file (a region, the demo): nothing it lacks is
+    deactivated.
+    """
+    session = db.session()
+    writer = _Writer(session)
+    report = ImportReport(kind="rpps", layout=layout)
+    seen = _Seen()
+
+    def records() -> Iterator[PractitionerRecord]:
+        for item in items:
+            if isinstance(item, Rejected):
+                report.reject(item)
+                if progress:
+                    progress(1)
+            else:
+                report.read += item.lines
+                if progress:
+                    progress(item.lines)
+                yield item
+
+    with _bulk_load(session, [ACTIVITY, PRACTITIONER_TOKEN], empty=PRACTITIONER):
+        for batch in _batches(records(), batch_size):
+            _practitioner_batch(writer, _merge_duplicates(batch), seen, report)
+            session.commit()
+    if deactivate_missing:
+        report.deactivated = _deactivate_practitioners(session, seen, max_deactivation_ratio)
+    _record_run(session, report, file_name)
+    session.commit()
+    session.expire_all()  # the writes bypassed the ORM: loaded objects are stale
+    return report
+
+
+def _practitioner_batch(
+    writer: _Writer, batch: list[PractitionerRecord], seen: _Seen, report: ImportReport
+) -> None:
+    session = writer.session
+    existing = {
+        row.national_id: row
+        for row in session.execute(
+            select(
+                PRACTITIONER.c.id,
+                PRACTITIONER.c.national_id,
+                PRACTITIONER.c.fingerprint,
+                PRACTITIONER.c.active,
+            ).where(PRACTITIONER.c.national_id.in_([r.national_id for r in batch]))
+        )
+    }
+    new = [r for r in batch if r.national_id not in existing]
+    # The hot path of a first load: plain tuples, no dict per row.
+    people: list[dict[str, Any]] = []
+    activities: list[tuple[Any, ...]] = []
+    words: list[tuple[Any, ...]] = []
+    for practitioner_id, record in zip(
+        writer.allocate_ids(PRACTITIONER, len(new)), new, strict=True
+    ):
+        row = {"id": practitioner_id, **_person_row(record)}
+        people.append(row)
+        activities.extend((*activity, practitioner_id, True) for activity in record.activities)
+        key = row["name_key"]
+        words.extend(
+            (practitioner_id, token, key, True)
+            for token in tokens(record.last_name, record.first_name)
+        )
+        seen.add(practitioner_id)
+    report.inserted += len(new)
+
+    changed: list[tuple[int, PractitionerRecord, bool]] = []
+    for record in batch:
+        stored = existing.get(record.national_id)
+        if stored is None:
+            continue
+        again = stored.id in seen
+        seen.add(stored.id)
+        if stored.fingerprint == record.fingerprint and stored.active and not again:
+            report.unchanged += 1
+        else:
+            changed.append((stored.id, record, again))
+    writer.insert(PRACTITIONER, people)
+    writer.insert_tuples(ACTIVITY, ACTIVITY_COLUMNS, activities)
+    writer.insert_tuples(PRACTITIONER_TOKEN, TOKEN_COLUMNS, words)
+    if changed:
+        _update_practitioners(writer, changed)
+        report.updated += sum(1 for _, _, again in changed if not again)
+
+
+def _update_practitioners(
+    writer: _Writer, changed: list[tuple[int, PractitionerRecord, bool]]
+) -> None:
+    session = writer.session
+    ids = [practitioner_id for practitioner_id, _, _ in changed]
+    rows = []
+    for practitioner_id, record, again in changed:
+        row = _person_row(record)
+        # A professional met twice in the same file (non-contiguous lines): fingerprint
+        # left blank so that the next import compares afresh.
+        row["fingerprint"] = "" if again else row["fingerprint"]
+        rows.append({"_id": practitioner_id, **row})
+    _update_by_id(session, PRACTITIONER, rows)
+    stored: dict[int, dict[str, tuple[int, bool]]] = {}
+    for activity_id, practitioner_id, key, active in session.execute(
+        select(
+            ACTIVITY.c.id, ACTIVITY.c.practitioner_id, ACTIVITY.c.activity_key, ACTIVITY.c.active
+        ).where(ACTIVITY.c.practitioner_id.in_(ids))
+    ):
+        stored.setdefault(practitioner_id, {})[key] = (activity_id, active)
+    inserts: list[dict[str, Any]] = []
+    reactivate: list[int] = []
+    deactivate: list[int] = []
+    for practitioner_id, record, again in changed:
+        current = stored.get(practitioner_id, {})
+        wanted = {a.activity_key for a in record.activities}
+        for row in _activity_rows(practitioner_id, record):
+            if row["activity_key"] not in current:
+                inserts.append(row)
+            elif not current[row["activity_key"]][1]:
+                reactivate.append(current[row["activity_key"]][0])
+        if not again:
+            deactivate.extend(
+                activity_id
+                for key, (activity_id, active) in current.items()
+                if active and key not in wanted
+            )
+    writer.insert(ACTIVITY, inserts)
+    for ids_, value in ((reactivate, True), (deactivate, False)):
+        if ids_:
+            session.execute(update(ACTIVITY).where(ACTIVITY.c.id.in_(ids_)).values(active=value))
+    session.execute(
+        PRACTITIONER_TOKEN.delete().where(PRACTITIONER_TOKEN.c.practitioner_id.in_(ids))
+    )
+    writer.insert(
+        PRACTITIONER_TOKEN,
+        [
+            token
+            for (practitioner_id, _, _), row in zip(changed, rows, strict=True)
+            for token in _person_tokens(practitioner_id, row)
+        ],
+    )
+
+
+def _active_ids(session: Session, table: Table, where: Any = None) -> Iterator[list[int]]:
+    last = 0
+    while True:
+        query = select(table.c.id).where(table.c.active.is_(True), table.c.id > last)
+        if where is not None:
+            query = query.where(where)
+        chunk = list(session.scalars(query.order_by(table.c.id).limit(10_000)))
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1]
+
+
+def _missing(
+    session: Session, table: Table, seen: _Seen, where: Any = None
+) -> tuple[list[int], int]:
+    missing: list[int] = []
+    active = 0
+    for chunk in _active_ids(session, table, where):
+        active += len(chunk)
+        missing.extend(key for key in chunk if key not in seen)
+    return missing, active
+
+
+def _check_ratio(missing: int, active: int, ratio: float | None, what: str) -> None:
+    if ratio is not None and active >= 1000 and missing > ratio * active:
+        raise PreconditionFailed(
+            f"the file lacks {missing} of the {active} active {what}: refusing to deactivate more"
+            f" than {ratio:.0%} of them (truncated file?). Everything else was imported; run"
+            " again with a higher --max-deactivation to accept."
+        )
+
+
+def _deactivate_practitioners(session: Session, seen: _Seen, ratio: float | None) -> int:
+    missing, active = _missing(session, PRACTITIONER, seen)
+    _check_ratio(len(missing), active, ratio, "professionals")
+    for start in range(0, len(missing), 5000):
+        ids = missing[start : start + 5000]
+        session.execute(
+            update(PRACTITIONER)
+            .where(PRACTITIONER.c.id.in_(ids))
+            .values(active=False, updated_at=utcnow())
+        )
+        session.execute(
+            update(ACTIVITY).where(ACTIVITY.c.practitioner_id.in_(ids)).values(active=False)
+        )
+        session.execute(
+            update(PRACTITIONER_TOKEN)
+            .where(PRACTITIONER_TOKEN.c.practitioner_id.in_(ids))
+            .values(active=False)
+        )
+    return len(missing)
+
+
+# --- establishments --------------------------------------------------------------------------
+
+
+def _organization_row(record: OrganizationRecord, source: str) -> dict[str, Any]:
+    return {
+        "finess": record.finess,
+        "kind": record.kind,
+        "finess_ej": record.finess_ej,
+        "name": record.name,
+        "long_name": record.long_name,
+        "name_key": fold(record.name)[:200],
+        "category_code": record.category_code,
+        "category_label": record.category_label,
+        "siret": record.siret,
+        "address": record.address,
+        "postal_code": record.postal_code,
+        "city": record.city,
+        "department": record.department,
+        "region": record.region,
+        "phone": record.phone,
+        "lat": record.lat,
+        "lon": record.lon,
+        "opened_on": record.opened_on,
+        "closed_on": record.closed_on,
+        "active": record.active,
+        "source": source,
+        "fingerprint": record.fingerprint,
+    }
+
+
+def _organization_tokens(organization_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "organization_id": organization_id,
+            "token": token,
+            "name_key": row["name_key"],
+            "active": row["active"],
+        }
+        for token in tokens(row["name"], row["long_name"])
+    ]
+
+
+def import_organizations(
+    items: Iterable[OrganizationRecord | Rejected],
+    *,
+    layout: str,
+    kinds: set[str],
+    file_name: str,
+    batch_size: int = 2000,
+    progress: Progress | None = None,
+    max_deactivation_ratio: float | None = 0.25,
+    deactivate_missing: bool = True,
+) -> ImportReport:
+    """Load a FINESS file read by ``importers.read_finess``; commits batch by batch.
+
+    Establishments of the ``kinds`` the file is complete for (ET, EJ) that it no longer lists
+    are marked inactive.
+    """
+    session = db.session()
+    writer = _Writer(session)
+    report = ImportReport(kind="finess", layout=layout)
+    seen = _Seen()
+    source = "finess+" if layout == "finess+" else "etalab"
+
+    def records() -> Iterator[OrganizationRecord]:
+        for item in items:
+            if progress:
+                progress(1)
+            if isinstance(item, Rejected):
+                report.reject(item)
+            else:
+                report.read += 1
+                yield item
+
+    with _bulk_load(session, [ORGANIZATION_TOKEN], empty=ORGANIZATION):
+        for batch in _batches(records(), batch_size):
+            unique = list({r.finess: r for r in batch}.values())
+            _organization_batch(writer, unique, seen, report, source)
+            session.commit()
+    missing, active = (
+        _missing(session, ORGANIZATION, seen, ORGANIZATION.c.kind.in_(kinds))
+        if deactivate_missing
+        else ([], 0)
+    )
+    _check_ratio(len(missing), active, max_deactivation_ratio, "establishments")
+    for start in range(0, len(missing), 5000):
+        ids = missing[start : start + 5000]
+        session.execute(
+            update(ORGANIZATION)
+            .where(ORGANIZATION.c.id.in_(ids))
+            .values(active=False, updated_at=utcnow())
+        )
+        session.execute(
+            update(ORGANIZATION_TOKEN)
+            .where(ORGANIZATION_TOKEN.c.organization_id.in_(ids))
+            .values(active=False)
+        )
+    report.deactivated = len(missing)
+    _record_run(session, report, file_name)
+    session.commit()
+    session.expire_all()  # the writes bypassed the ORM: loaded objects are stale
+    return report
+
+
+def _organization_batch(
+    writer: _Writer,
+    batch: list[OrganizationRecord],
+    seen: _Seen,
+    report: ImportReport,
+    source: str,
+) -> None:
+    session = writer.session
+    existing = {
+        row.finess: row
+        for row in session.execute(
+            select(ORGANIZATION.c.id, ORGANIZATION.c.finess, ORGANIZATION.c.fingerprint).where(
+                ORGANIZATION.c.finess.in_([r.finess for r in batch])
+            )
+        )
+    }
+    new = [r for r in batch if r.finess not in existing]
+    rows = []
+    words = []
+    for organization_id, record in zip(
+        writer.allocate_ids(ORGANIZATION, len(new)), new, strict=True
+    ):
+        row = {"id": organization_id, **_organization_row(record, source)}
+        rows.append(row)
+        words.extend(_organization_tokens(organization_id, row))
+        seen.add(organization_id)
+    writer.insert(ORGANIZATION, rows)
+    writer.insert(ORGANIZATION_TOKEN, words)
+    report.inserted += len(new)
+
+    updates = []
+    for record in batch:
+        stored = existing.get(record.finess)
+        if stored is None:
+            continue
+        seen.add(stored.id)
+        if stored.fingerprint == record.fingerprint:
+            report.unchanged += 1
+        else:
+            updates.append({"_id": stored.id, **_organization_row(record, source)})
+    if not updates:
+        return
+    report.updated += len(updates)
+    _update_by_id(session, ORGANIZATION, updates)
+    ids = [row["_id"] for row in updates]
+    session.execute(
+        ORGANIZATION_TOKEN.delete().where(ORGANIZATION_TOKEN.c.organization_id.in_(ids))
+    )
+    writer.insert(
+        ORGANIZATION_TOKEN,
+        [token for row in updates for token in _organization_tokens(row["_id"], row)],
+    )
+
+
+def _record_run(session: Session, report: ImportReport, file_name: str) -> None:
+    session.add(
+        DirectoryImport(
+            kind=report.kind,
+            file_name=file_name[-300:],
+            layout=report.layout,
+            finished_at=dt.datetime.now(dt.UTC),
+            **{k: v for k, v in report.as_dict().items() if k not in ("kind", "layout")},
+        )
+    )

@@ -1,0 +1,1 @@
+"""Calendar feeds of the RCP planning: private subscriptions, direct .ics fetches, validators."""

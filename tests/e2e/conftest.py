@@ -1,0 +1,251 @@
+"""Browser tests: Debian's Chromium (headless, via chromedriver) against a live gunicorn.
+
+Nothing downloads a browser: the tests use /usr/bin/chromium and /usr/bin/chromedriver
+(`make e2e-deps` installs them with apt-get) and skip with the reason when they are missing.
+The server runs in its own process on 127.0.0.1 and a free port, on a scratch SQLite database
+migrated and loaded with the demo data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("DCC_E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("DCC_E2E_CHROMEDRIVER", "/usr/bin/chromedriver"))
+HERE = Path(__file__).resolve().parent
+SCREENSHOTS = HERE / "screenshots"
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+REPO = HERE.parent.parent
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1600",
+    "--lang=fr-FR",
+)
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"Chromium is not installed at {CHROMIUM} (run `make e2e-deps`)"
+    if not CHROMEDRIVER.exists():
+        return f"chromedriver is not installed at {CHROMEDRIVER} (run `make e2e-deps`)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    if not AXE.exists():
+        return f"axe-core is not installed at {AXE} (run `make e2e-deps`)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    if os.environ.get("DCC_REQUIRE_E2E") == "1":
+        # CI installs the browser: a missing one there is a failure, not a skip
+        raise pytest.UsageError(f"browser tests required (DCC_REQUIRE_E2E=1): {reason}")
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def get(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+        url = path if path.startswith("http") else self.url + path
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local server
+            return response.status, response.read(), dict(response.headers)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    """gunicorn (2 workers) on a free port with a migrated scratch database and the demo data."""
+    if _missing():
+        pytest.skip(_missing() or "")
+    workdir = Path(tempfile.mkdtemp(prefix="dcc-e2e-"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DCC_ENV": "development",
+        "DCC_DATABASE_URL": f"sqlite:///{workdir / 'e2e.sqlite3'}",
+        "DCC_INSTANCE_DIR": str(workdir),
+        "DCC_PUBLIC_URL": url,
+        "DCC_LOG_LEVEL": "WARNING",
+        "DCC_LOG_FORMAT": "text",
+        "DCC_RATE_LIMIT_FEEDS": "1000/minute",
+    }
+    cli = [sys.executable, "-c", "from server.cli import main; main()"]
+    for args in (["db", "upgrade"], ["demo"]):
+        subprocess.run([*cli, *args], env=env, cwd=REPO, check=True, capture_output=True)
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "60",
+                "server.wsgi:app",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url, process, log)
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError):
+            if server.get("/health/live")[0] == 200:
+                break
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A fresh headless Chromium (own profile: no cookie survives between tests)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="dcc-e2e-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    driver.implicitly_wait(2)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Pages:
+    """What the scenarios do with the browser: sign in, fill forms, check, take screenshots."""
+
+    def __init__(self, driver: Any, server: LiveServer) -> None:
+        self.driver = driver
+        self.server = server
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.server.url + path)
+
+    def find(self, css: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    @property
+    def text(self) -> str:
+        return str(self.find("body").text)
+
+    def go(self, css_or_element: Any) -> None:
+        """Click a link or submit button and wait for the next page to replace this one."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.find("html")
+        element = self.find(css_or_element) if isinstance(css_or_element, str) else css_or_element
+        element.click()
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 15).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def sign_in(self, user: str) -> None:
+        self.open("/web/connexion")
+        self.find(f"label[for='user-{user}']").click()
+        self.go("#demo-login")
+        assert "Connecté" in self.text
+
+    def fill(self, css: str, value: str) -> None:
+        field = self.find(css)
+        field.clear()
+        field.send_keys(value)
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1280, max(800, min(int(height) + 40, 6000)))
+        self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+        self.driver.set_window_size(1280, 1600)
+
+    def axe(self) -> list[dict[str, Any]]:
+        """axe-core's serious and critical violations (WCAG 2.1 A and AA rules) on this page."""
+        self.driver.execute_script(AXE.read_text(encoding="utf-8"))
+        self.driver.set_script_timeout(30)
+        result = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+            ".then(r => done(JSON.stringify(r.violations)))"
+            ".catch(e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', "
+            "help: String(e), nodes: []}])));"
+        )
+        violations = json.loads(result)
+        return [v for v in violations if v.get("impact") in ("serious", "critical")]
+
+
+@pytest.fixture
+def pages(browser: Any, live_server: LiveServer) -> Pages:
+    return Pages(browser, live_server)

@@ -1,0 +1,112 @@
+"""Factories of directory rows: professionals with activities, establishments."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.db import db
+from core.terminology.geo import region_of_department
+from planning.directory.models import (
+    Organization,
+    OrganizationToken,
+    Practitioner,
+    PractitionerActivity,
+    PractitionerToken,
+)
+from planning.directory.normalize import fold, name_key, tokens
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def create_practitioner() -> Callable[..., Practitioner]:
+    """``create_practitioner(last_name=..., activities=[{"specialty_code": "SM36"}])``."""
+
+    def create(*, activities: list[dict[str, Any]] | None = None, **overrides: Any) -> Practitioner:
+        number = next(_numbers)
+        values: dict[str, Any] = {
+            "rpps": f"1099{number:07d}",
+            "id_type": "8",
+            "civility": "M",
+            "exercise_civility": "DR",
+            "last_name": "MARTIN",
+            "first_name": "Jean",
+            "active": True,
+            "fingerprint": "test",
+        }
+        values.update(overrides)
+        values.setdefault("national_id", "8" + values["rpps"])
+        values["name_key"] = name_key(values["last_name"], values["first_name"])
+        practitioner = Practitioner(**values)
+        for spec in activities if activities is not None else [{}]:
+            activity: dict[str, Any] = {
+                "activity_key": f"a{next(_numbers)}",
+                "profession_code": "10",
+                "profession_label": "Médecin",
+                "specialty_code": "SM36",
+                "specialty_label": "Oncologie option médicale",
+                "mode_exercice": "S",
+                "department": "29",
+                "active": True,
+            }
+            activity.update(spec)
+            activity.setdefault("region", region_of_department(activity["department"]))
+            practitioner.activities.append(PractitionerActivity(**activity))
+        db.session.add(practitioner)
+        db.session.flush()
+        for token in tokens(practitioner.last_name, practitioner.first_name):
+            db.session.add(
+                PractitionerToken(
+                    practitioner_id=practitioner.id,
+                    token=token,
+                    name_key=practitioner.name_key,
+                    active=practitioner.active,
+                )
+            )
+        # committed (to the test's savepoint): a failed request's rollback keeps it
+        db.session.commit()
+        return practitioner
+
+    return create
+
+
+@pytest.fixture
+def create_organization() -> Callable[..., Organization]:
+    """``create_organization(finess="290000017", name="CHU DE BREST", department="29")``."""
+
+    def create(**overrides: Any) -> Organization:
+        number = next(_numbers)
+        values: dict[str, Any] = {
+            "finess": f"99{number:07d}",
+            "kind": "ET",
+            "name": "CH TEST",
+            "category_code": "355",
+            "category_label": "Centre Hospitalier (C.H.)",
+            "department": "29",
+            "active": True,
+            "source": "etalab",
+            "fingerprint": "test",
+        }
+        values.update(overrides)
+        values.setdefault("region", region_of_department(values["department"]))
+        values["name_key"] = fold(values["name"])
+        organization = Organization(**values)
+        db.session.add(organization)
+        db.session.flush()
+        for token in tokens(organization.name):
+            db.session.add(
+                OrganizationToken(
+                    organization_id=organization.id,
+                    token=token,
+                    name_key=organization.name_key,
+                    active=organization.active,
+                )
+            )
+        db.session.commit()
+        return organization
+
+    return create

@@ -1,0 +1,218 @@
+"""Directory lookups: by RPPS and FINESS number, with 422 and 404 rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InvalidInput, NotFound
+from planning.directory import services
+
+
+def test_get_practitioner_by_rpps(create_practitioner):
+    created = create_practitioner(rpps="10101010101")
+    assert services.get_practitioner(rpps="10101010101") is created
+    assert services.get_practitioner(rpps="10101010102") is None
+    assert services.get_practitioner(rpps="abc") is None
+
+
+def test_require_practitioner_rules(create_practitioner):
+    create_practitioner(rpps="10101010101")
+    assert services.require_practitioner(rpps="10101010101").rpps == "10101010101"
+    with pytest.raises(NotFound):
+        services.require_practitioner(rpps="10101010102")
+    with pytest.raises(InvalidInput, match="11 digits"):
+        services.require_practitioner(rpps="1010101010")
+    with pytest.raises(InvalidInput, match="only digits"):
+        services.require_practitioner(rpps="1010101010X")
+
+
+def test_practitioner_specialties_are_the_active_ones(create_practitioner):
+    practitioner = create_practitioner(
+        activities=[
+            {"specialty_code": "SM36"},
+            {"specialty_code": "SM37"},
+            {"specialty_code": "SM01", "active": False},
+            {"specialty_code": None},
+        ]
+    )
+    assert services.practitioner_specialties(practitioner) == {"SM36", "SM37"}
+
+
+def test_organization_lookups(create_organization):
+    created = create_organization(finess="290000017", name="CHRU DE BREST")
+    assert services.get_organization(finess="290000017") is created
+    assert services.require_organization(finess="290000017") is created
+    assert services.get_organization(finess="29000001") is None
+    with pytest.raises(NotFound):
+        services.require_organization(finess="290000025")
+    with pytest.raises(InvalidInput, match="9 characters"):
+        services.require_organization(finess="29000001")
+    with pytest.raises(InvalidInput, match="digits only"):
+        services.require_organization(finess="29000001X")
+
+
+def test_corsica_finess_accepted(create_organization):
+    create_organization(finess="2A0000154", department="2A")
+    assert services.require_organization(finess="2a0000154").department == "2A"
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def names(result) -> list[str]:
+    return [f"{p.first_name} {p.last_name}" for p in result.items]
+
+
+@pytest.fixture
+def people(create_practitioner):
+    create_practitioner(last_name="LEBRUN-CARPENTIER", first_name="Anaïs")
+    create_practitioner(
+        last_name="Martin", first_name="Bénédicte", activities=[{"department": "35"}]
+    )
+    create_practitioner(last_name="MARTINEAU", first_name="Jean")
+    create_practitioner(
+        last_name="DE LA FONTAINE",
+        first_name="Marie-Hélène",
+        activities=[{"specialty_code": "SM37", "department": "75", "finess_site": "750000001"}],
+    )
+    create_practitioner(last_name="BENEDETTI", first_name="Paul", activities=[{"department": "01"}])
+    create_practitioner(last_name="MARTIN", first_name="Zoé", active=False)
+
+
+def test_search_is_accent_and_case_insensitive(people):
+    assert names(services.search_practitioners(name="benedicte")) == ["Bénédicte Martin"]
+    assert names(services.search_practitioners(name="BÉNÉ")) == [
+        "Paul BENEDETTI",
+        "Bénédicte Martin",
+    ]
+
+
+def test_every_part_of_a_compound_name_is_found(people):
+    assert names(services.search_practitioners(name="carpentier")) == ["Anaïs LEBRUN-CARPENTIER"]
+    assert names(services.search_practitioners(name="fontaine helene")) == [
+        "Marie-Hélène DE LA FONTAINE"
+    ]
+
+
+def test_first_last_and_last_first(people):
+    for query in ("benedicte martin", "martin benedicte", "mart ben"):
+        assert names(services.search_practitioners(name=query)) == ["Bénédicte Martin"], query
+
+
+def test_exact_word_ranks_before_longer_words(people):
+    result = services.search_practitioners(name="martin")
+    assert names(result) == ["Bénédicte Martin", "Jean MARTINEAU"]
+    assert result.total == 2
+
+
+def test_inactive_professionals_only_on_request(people):
+    assert names(services.search_practitioners(name="martin zoe")) == []
+    assert names(services.search_practitioners(name="martin zoe", active=False)) == ["Zoé MARTIN"]
+
+
+def test_activity_filters(people):
+    assert names(services.search_practitioners(specialty="sm37")) == ["Marie-Hélène DE LA FONTAINE"]
+    assert names(services.search_practitioners(name="mar", region="53")) == [
+        "Bénédicte Martin",
+        "Jean MARTINEAU",
+    ]
+    assert names(services.search_practitioners(department="1")) == ["Paul BENEDETTI"]
+    assert names(services.search_practitioners(finess="750000001")) == [
+        "Marie-Hélène DE LA FONTAINE"
+    ]
+    assert services.search_practitioners(profession="21").total == 0
+
+
+def test_search_by_number(people, create_practitioner):
+    created = create_practitioner(rpps="10101010101", last_name="NUMERO")
+    assert names(services.search_practitioners(name="10101010101")) == ["Jean NUMERO"]
+    assert names(services.search_practitioners(name=created.national_id)) == ["Jean NUMERO"]
+
+
+def test_paging_with_total(create_practitioner):
+    for index in range(7):
+        create_practitioner(last_name=f"DUPONT{chr(65 + index)}", first_name="Jean")
+    create_practitioner(last_name="DUPONT", first_name="DUPONTEL")  # two words match: once
+    first = services.search_practitioners(name="dupont", page=1, page_size=3)
+    second = services.search_practitioners(name="dupont", page=2, page_size=3)
+    third = services.search_practitioners(name="dupont", page=3, page_size=3)
+    assert first.total == second.total == 8
+    assert names(first) == ["DUPONTEL DUPONT", "Jean DUPONTA", "Jean DUPONTB"]
+    assert names(second) == ["Jean DUPONTC", "Jean DUPONTD", "Jean DUPONTE"]
+    assert names(third) == ["Jean DUPONTF", "Jean DUPONTG"]
+
+
+def test_listing_without_name_is_by_name(people):
+    result = services.search_practitioners(page_size=2)
+    assert result.total == 5
+    assert names(result) == ["Paul BENEDETTI", "Marie-Hélène DE LA FONTAINE"]
+
+
+def test_paging_window_is_bounded():
+    with pytest.raises(InvalidInput, match="refine the search"):
+        services.search_practitioners(name="a", page=201, page_size=50)
+
+
+@pytest.fixture
+def places(create_organization):
+    create_organization(
+        finess="290000017", name="CHRU BREST", category_code="101", lat=48.3905, lon=-4.4860
+    )
+    create_organization(name="CH CORNOUAILLE QUIMPER", lat=47.9960, lon=-4.1020)
+    create_organization(
+        name="CENTRE EUGÈNE MARQUIS", category_code="131", department="35", lat=48.1189, lon=-1.6963
+    )
+    create_organization(name="CH FERMÉ", active=False, lat=48.39, lon=-4.48)
+
+
+def org_names(result) -> list[str]:
+    return [o.name for o in result.items]
+
+
+def test_organization_search(places):
+    assert org_names(services.search_organizations(name="eugene")) == ["CENTRE EUGÈNE MARQUIS"]
+    assert org_names(services.search_organizations(name="290000017")) == ["CHRU BREST"]
+    assert org_names(services.search_organizations(category="131")) == ["CENTRE EUGÈNE MARQUIS"]
+    assert org_names(services.search_organizations(region="53", department="29")) == [
+        "CH CORNOUAILLE QUIMPER",
+        "CHRU BREST",
+    ]
+    assert org_names(services.search_organizations(name="ferme", active=False)) == ["CH FERMÉ"]
+
+
+def test_organizations_near_a_point(places):
+    result = services.search_organizations(near=(48.40, -4.49), radius_km=60)
+    assert org_names(result) == ["CHRU BREST", "CH CORNOUAILLE QUIMPER"]
+    assert result.items[0].distance_km < 2
+    assert 40 < result.items[1].distance_km < 60
+    assert org_names(services.search_organizations(near=(48.40, -4.49), radius_km=5)) == [
+        "CHRU BREST"
+    ]
+    assert org_names(
+        services.search_organizations(near=(48.40, -4.49), radius_km=300, name="marquis")
+    ) == ["CENTRE EUGÈNE MARQUIS"]
+
+
+def test_require_practitioner_by_id(create_practitioner):
+    created = create_practitioner(rpps="10101010101")
+    assert services.require_practitioner_by_id(resource_id="810101010101") is created
+    assert services.require_practitioner_by_id(resource_id="10101010101") is created
+    with pytest.raises(NotFound):
+        services.require_practitioner_by_id(resource_id="810101010102")
+    with pytest.raises(InvalidInput):
+        services.require_practitioner_by_id(resource_id="8101")
+
+
+def test_not_found_carries_the_luhn_warning():
+    with pytest.raises(NotFound) as caught:
+        services.require_practitioner(rpps="10101010102")
+    assert "Luhn" in caught.value.extensions["warnings"][0]
+
+
+def test_total_is_capped(create_practitioner, monkeypatch):
+    monkeypatch.setattr(services, "MAX_RESULT_WINDOW", 3)
+    for index in range(5):
+        create_practitioner(last_name=f"CAPPED{index}")
+    result = services.search_practitioners(name="capped", page_size=2)
+    assert (result.total, result.total_is_exact) == (4, False)
+    assert services.search_practitioners(name="capped1").total_is_exact

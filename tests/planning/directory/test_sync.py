@@ -1,0 +1,190 @@
+"""Loading records into the tables: idempotent, incremental, never deleting."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import db
+from core.errors import PreconditionFailed
+from planning.directory import importers, sync
+from planning.directory.models import (
+    DirectoryImport,
+    Organization,
+    OrganizationToken,
+    Practitioner,
+    PractitionerActivity,
+    PractitionerToken,
+)
+from planning.directory.synthetic import Site, national_lines, rpps_header
+from tests.conftest import FIXTURES
+
+DATA = FIXTURES / "directory"
+ROWS = (DATA / "PS_LibreAcces_Personne_activite_small_2021.txt").read_text("utf-8").splitlines()
+
+
+def load_rpps(lines: list[str], **options):
+    layout, records = importers.read_rpps(io.BytesIO(("\n".join(lines) + "\n").encode()))
+    return sync.import_practitioners(records, layout=layout, file_name="test", **options)
+
+
+def load_finess(name: str, **options):
+    layout, kinds, records = importers.read_finess(DATA / name)
+    return sync.import_organizations(records, layout=layout, kinds=kinds, file_name=name, **options)
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def practitioner(rpps=None, national_id=None) -> Practitioner:
+    column, value = (Practitioner.rpps, rpps) if rpps else (Practitioner.national_id, national_id)
+    return db.session.scalars(select(Practitioner).where(column == value)).one()
+
+
+def test_first_import_then_same_file_changes_nothing():
+    report = load_rpps(ROWS)
+    assert report.as_dict() == {
+        "kind": "rpps",
+        "layout": "rpps-2021",
+        "read": 22,
+        "inserted": 22,
+        "updated": 0,
+        "unchanged": 0,
+        "deactivated": 0,
+        "rejected": 0,
+    }
+    assert count(Practitioner) == 22
+    assert count(PractitionerActivity) == 22
+    assert count(PractitionerToken) > 44
+    before = {p.id: p.updated_at for p in db.session.scalars(select(Practitioner))}
+
+    again = load_rpps(ROWS)
+    assert (again.inserted, again.updated, again.unchanged, again.deactivated) == (0, 0, 22, 0)
+    db.session.expire_all()
+    assert {p.id: p.updated_at for p in db.session.scalars(select(Practitioner))} == before
+    assert count(DirectoryImport) == 2
+
+
+def test_newer_extraction_updates_and_deactivates_without_deleting():
+    load_rpps(ROWS)
+    renamed = ROWS[-1].replace("|BENHOUCHAME|Zakaria|", "|BENHOUCHAME-LEROY|Zakaria|")
+    newer = [*ROWS[:1], *ROWS[2:-1], renamed]  # JOLY (first row) left the register
+    report = load_rpps(newer)
+    assert (report.inserted, report.updated, report.unchanged, report.deactivated) == (0, 1, 20, 1)
+
+    gone = practitioner(national_id="0010001949")
+    assert gone.active is False
+    assert all(not a.active for a in gone.activities)
+    assert count(PractitionerToken, PractitionerToken.practitioner_id == gone.id) > 0
+    assert (
+        count(
+            PractitionerToken,
+            PractitionerToken.practitioner_id == gone.id,
+            PractitionerToken.active.is_(True),
+        )
+        == 0
+    )
+
+    physician = practitioner(rpps="10106476764")
+    assert physician.last_name == "BENHOUCHAME-LEROY"
+    tokens = set(
+        db.session.scalars(
+            select(PractitionerToken.token).where(PractitionerToken.practitioner_id == physician.id)
+        )
+    )
+    assert tokens == {"BENHOUCHAME", "LEROY", "ZAKARIA"}
+
+    back = load_rpps(ROWS)
+    assert (back.updated, back.deactivated) == (2, 0)
+    assert practitioner(national_id="0010001949").active is True
+
+
+def test_changed_activity_is_deactivated_and_the_new_one_added():
+    load_rpps(ROWS)
+    moved = ROWS[-1].replace("|SM20|Gynécologie-obstétrique|", "|SM36|Oncologie médicale|")
+    report = load_rpps([*ROWS[:-1], moved])
+    assert report.updated == 1
+    physician = practitioner(rpps="10106476764")
+    states = {a.specialty_code: a.active for a in physician.activities}
+    assert states == {"SM20": False, "SM36": True}
+    assert count(PractitionerActivity) == 23
+
+
+def test_non_contiguous_lines_are_merged():
+    second = ROWS[1].replace("|71|Ostéopathe|", "|93|Psychologue|")
+    report = load_rpps([ROWS[0], ROWS[1], ROWS[2], second])
+    assert report.inserted == 2 and report.read == 3
+    joly = practitioner(national_id="0010001949")
+    assert sorted(a.profession_code for a in joly.activities) == ["71", "93"]
+
+
+def test_small_batches_commit_as_they_go():
+    report = load_rpps(ROWS, batch_size=5)
+    assert report.inserted == 22
+
+
+def test_rejected_lines_are_counted_and_reported():
+    report = load_rpps([*ROWS[:3], "x|y", ROWS[5]])
+    assert (report.read, report.inserted, report.rejected) == (4, 3, 1)
+    assert report.rejections[0].line == 4
+
+
+def _synthetic(professionals: int) -> list[str]:
+    site = Site("290000017", "290000017", "CHRU BREST", "2 AV FOCH", "29200", "Brest", "29")
+    rng = random.Random(7)
+    return [rpps_header(), *national_lines(rng, professionals=professionals, sites=[site])]
+
+
+def test_truncated_file_guard():
+    lines = _synthetic(1000)
+    assert load_rpps(lines).inserted == 1000
+    truncated = lines[: len(lines) // 2]
+    with pytest.raises(PreconditionFailed, match="refusing to deactivate more than 25%"):
+        load_rpps(truncated)
+    assert count(Practitioner, Practitioner.active.is_(False)) == 0
+    report = load_rpps(truncated, max_deactivation_ratio=None)
+    assert report.deactivated > 400
+
+
+def test_partial_file_keeps_what_it_lacks():
+    load_rpps(ROWS)
+    report = load_rpps(ROWS[:2], deactivate_missing=False)
+    assert (report.unchanged, report.deactivated) == (1, 0)
+    assert count(Practitioner, Practitioner.active.is_(True)) == 22
+
+
+def test_finess_json_then_same_file():
+    report = load_finess("finess-structures-echantillon-20260813.json.gz")
+    assert (report.read, report.inserted, report.rejected) == (1783, 1783, 0)
+    assert count(Organization, Organization.kind == "EJ") == 30
+    assert count(OrganizationToken) > 1783
+    again = load_finess("finess-structures-echantillon-20260813.json.gz")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1783)
+
+
+def test_etalab_et_file_deactivates_only_establishments():
+    load_finess("finess-structures-echantillon-20260813.json.gz")
+    active_et = count(Organization, Organization.kind == "ET", Organization.active.is_(True))
+    active_ej = count(Organization, Organization.kind == "EJ", Organization.active.is_(True))
+    report = load_finess(
+        "etalab-cs1100502-stock-20260512-0339_excerpt.csv", max_deactivation_ratio=None
+    )
+    assert (report.inserted, report.deactivated) == (14, active_et)
+    assert count(Organization, Organization.kind == "EJ", Organization.active.is_(True)) == (
+        active_ej
+    )
+    assert count(Organization, Organization.active.is_(True), Organization.kind == "ET") == 14
+
+
+def test_source_switch_updates_rows():
+    load_finess("etalab_stock_et_20201231_sample_dept01_DAMAGED-ACCENTS.csv")
+    report = load_finess("etalab-cs1100502-stock-20260512-0339_excerpt.csv")
+    assert report.updated == 1  # CH de Fleyriat is in both, described differently
+    fleyriat = db.session.scalars(
+        select(Organization).where(Organization.finess == "010000024")
+    ).one()
+    assert fleyriat.category_label == "Centre Hospitalier (C.H.)"

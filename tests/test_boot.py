@@ -1,0 +1,63 @@
+"""The server boots from a clean directory the way `make serve` does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_clean_directory_upgrade_demo_serve(tmp_path):
+    cli = shutil.which("dcc-services") or str(Path(sys.executable).parent / "dcc-services")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DCC_")}
+    env.update({"DCC_INSTANCE_DIR": str(tmp_path / "instance"), "DCC_LOG_LEVEL": "WARNING"})
+    for args in (["db", "upgrade"], ["demo"], ["demo"]):  # demo twice: it must be idempotent
+        done = subprocess.run(
+            [cli, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [cli, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/health/ready", timeout=2
+                ) as response:
+                    body = response.read()
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert body is not None, (tmp_path / "serve.log").read_text()[-2000:]
+        assert b'"status":"ok"' in body.replace(b" ", b"")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=5) as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5) as r:
+            assert b"swagger-ui" in r.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()

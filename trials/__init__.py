@@ -1,0 +1,1 @@
+"""Clinical-trial registry, search index and eligibility matching."""
