@@ -74,6 +74,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test shows the end of the live server's log beside its traceback."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer) and server.log.exists():
+        tail = server.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+        report.sections.append(("live server log (end)", tail))
+    return report
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -124,6 +135,13 @@ def live_server() -> Iterator[LiveServer]:
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
+                # threaded workers, as in production: a browser's idle pre-connected socket
+                # would otherwise hold a sync worker until its timeout kills it, and the POST
+                # Chromium then sends on that socket gets an empty response
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
                 "--timeout",
                 "60",
                 "server.wsgi:app",
@@ -201,15 +219,20 @@ class Pages:
 
     def go(self, css_or_element: Any) -> None:
         """Click a link or submit button and wait for the next page to replace this one."""
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
-        page = self.find("html")
+        # mark the current document; the next one will not carry the mark (no element handle
+        # is kept: Chromium reports a detached node as an "inspector error", not as stale)
+        self.driver.execute_script("window.__dccLeaving = true")
         element = self.find(css_or_element) if isinstance(css_or_element, str) else css_or_element
         element.click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
-        WebDriverWait(self.driver, 15).until(
-            lambda d: d.execute_script("return document.readyState") == "complete"
+        from selenium.common.exceptions import WebDriverException
+
+        # scripts can fail while the old document unloads: that is "not yet", not an error
+        WebDriverWait(self.driver, 15, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return !window.__dccLeaving && document.readyState === 'complete'"
+            )
         )
 
     def sign_in(self, user: str) -> None:
