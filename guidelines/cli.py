@@ -9,7 +9,7 @@ from typing import Any
 import click
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.auth import Principal, Role
 from core.db import db
@@ -84,12 +84,11 @@ def reindex() -> None:
 
 
 def reindex_all(*, progress: bool = False) -> int:
-    referentials = list(db.session.scalars(select(Referential)))
-    documents = (services.index_document(r) for r in referentials)
     if not progress:
-        return _index().rebuild(documents)
-    with click.progressbar(length=len(referentials), label="indexing") as bar:
-        return _index().rebuild(documents, progress=bar.update)
+        return services.rebuild_index(_index())
+    total = db.session.scalar(select(func.count(Referential.id))) or 0
+    with click.progressbar(length=total, label="indexing") as bar:
+        return services.rebuild_index(_index(), progress=bar.update)
 
 
 def load_demo() -> None:

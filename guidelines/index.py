@@ -21,6 +21,8 @@ SCHEMA = Schema(
     localisation=TEXT(analyzer=FRENCH, field_boost=2.0),
 )
 FIELDS = ("title", "body", "localisation")
+#: File beside the segments naming the database state the index was rebuilt from.
+WATERMARK = "DB_WATERMARK"
 
 
 def document(content: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,8 +68,22 @@ class GuidelineIndex:
             self.store.create_empty()
         return self.store.update(documents)
 
-    def rebuild(self, documents: Iterable[dict[str, Any]], **kwargs: Any) -> int:
-        return self.store.rebuild(documents, **kwargs)
+    def rebuild(
+        self, documents: Iterable[dict[str, Any]], *, watermark: str = "", **kwargs: Any
+    ) -> int:
+        """Rebuild and swap in; ``watermark`` records the database state the index reflects."""
+        count = self.store.rebuild(documents, **kwargs)
+        if watermark:
+            # written after the swap: a concurrent rebuild in between only costs one more rebuild
+            (self.store.path / WATERMARK).write_text(watermark, encoding="utf-8")
+        return count
+
+    def watermark(self) -> str:
+        """The database state of the last full rebuild ("" when unknown)."""
+        try:
+            return (self.store.path / WATERMARK).read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
 
     def check(self) -> tuple[bool, str]:
         return self.store.check()

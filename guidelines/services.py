@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import event, func, or_, select
@@ -124,6 +124,42 @@ def index_document(referential: Referential) -> dict[str, Any]:
         "localisation_text": f"{node.name} {node.main_type or ''}" if node else "",
     }
     return search_index.document(content)
+
+
+def database_watermark() -> str:
+    """A cheap summary of the referential table that changes with every write.
+
+    Each node rebuilds its own index from the database; comparing this with the index's
+    watermark lets a node catch up with writes that another node served (or with referentials
+    present before the node started), without any message between nodes.
+    """
+    count, last_change, last_id = db.session.execute(
+        select(
+            func.count(Referential.id), func.max(Referential.updated_at), func.max(Referential.id)
+        )
+    ).one()
+    stamp = last_change.isoformat() if last_change is not None else "-"
+    return f"{count}:{stamp}:{last_id or 0}"
+
+
+def rebuild_index(index: GuidelineIndex, *, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the index from the database and record the state it reflects."""
+    watermark = database_watermark()
+    documents = (index_document(r) for r in db.session.scalars(select(Referential)))
+    return index.rebuild(documents, watermark=watermark, progress=progress)
+
+
+def catch_up_index(index: GuidelineIndex) -> bool:
+    """Rebuild the index when the database changed since its last rebuild; True if rebuilt.
+
+    Referentials are curated by hand (hundreds of versions, a few writes a day): a full
+    rebuild on the first search after a change costs milliseconds and can never drift.
+    """
+    if index.store.exists() and index.watermark() == database_watermark():
+        return False
+    count = rebuild_index(index)
+    log.info("guidelines index caught up with the database (%d versions)", count)
+    return True
 
 
 def _reindex_after_commit(index: GuidelineIndex | None, referential: Referential) -> None:
@@ -408,6 +444,7 @@ def list_referentials(
     if q:
         if index is None:
             raise InvalidInput("full-text search is not available", errors=[_err("q")])
+        catch_up_index(index)
         ranked = index.search(q, limit=1000)
         conditions.append(Referential.id.in_(ranked or [-1]))
     total = db.session.scalar(select(func.count()).select_from(Referential).where(*conditions))

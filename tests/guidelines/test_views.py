@@ -4,8 +4,10 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from core.db import db
+from guidelines import services
 from guidelines.models import CdsFeedback
 
+from . import conftest
 from .conftest import LUNG_STAGE_IV_EGFR, demo_document
 
 NATIONAL = {"role": "national_admin", "subject": "inca-author"}
@@ -290,3 +292,35 @@ def test_cds_hooks_discovery_call_and_feedback(client, auth_header, active):
 def test_readiness_reports_the_guidelines_index(client):
     checks = client.get("/health/ready").json["checks"]
     assert checks["guidelines_index"]["ok"]
+
+
+def test_a_node_catches_up_with_referentials_written_elsewhere(
+    app, client, auth_header, create_referential
+):
+    """Writes served by another node (or before this node started) never reached this node's
+    index; the first search sees the database moved on and rebuilds from it."""
+    index = app.extensions["guidelines_index"]
+
+    def written_elsewhere(name: str) -> int:
+        referential = create_referential(name)  # through the services, not this node's index
+        db.session.commit()
+        return referential.id
+
+    lung = written_elsewhere("national-poumon-cbnpc")
+    assert index.search("bronchique") == []
+    headers = auth_header(**SOFTWARE)
+    found = client.get("/guidelines/referentials?q=bronchique", headers=headers)
+    assert [i["id"] for i in found.json["items"]] == [lung]
+    assert index.watermark() == services.database_watermark()
+    assert services.catch_up_index(index) is False  # unchanged database: no rebuild
+
+    breast = written_elsewhere("national-sein")
+    found = client.get("/guidelines/referentials?q=hormonotherapie", headers=headers)
+    assert [i["id"] for i in found.json["items"]] == [breast]
+
+    retired = services.retire_referential(
+        principal=conftest.NATIONAL_VALIDATOR, referential_id=breast
+    )
+    db.session.commit()
+    assert retired.status == "retired"
+    assert services.catch_up_index(index) is True  # a status change moves the watermark too
