@@ -12,6 +12,8 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 #: Longest token kept in the index; longer words are cut (a prefix query still finds them).
 MAX_TOKEN = 40
+#: Length of the name key column; a longer key is cut (search then probes the token table).
+MAX_NAME_KEY = 200
 
 
 def fold(text: str | None) -> str:
@@ -46,8 +48,8 @@ def tokens(*texts: str | None) -> list[str]:
 
 
 def name_key(last_name: str | None, first_name: str | None) -> str:
-    """The sort key of a person: folded "LAST FIRST"."""
-    return f"{fold(last_name)} {fold(first_name)}".strip()
+    """The sort key of a person: folded "LAST FIRST", cut at ``MAX_NAME_KEY`` characters."""
+    return f"{fold(last_name)} {fold(first_name)}".strip()[:MAX_NAME_KEY]
 
 
 def prefix_upper_bound(prefix: str) -> str:

@@ -250,7 +250,7 @@ def _person_row(record: PractitionerRecord) -> dict[str, Any]:
         "exercise_civility": record.exercise_civility,
         "last_name": record.last_name,
         "first_name": record.first_name,
-        "name_key": name_key(record.last_name, record.first_name)[:200],
+        "name_key": name_key(record.last_name, record.first_name),
         "active": True,
         "fingerprint": record.fingerprint,
     }
