@@ -381,22 +381,54 @@ _ACTIVITY_FILTERS = {
 
 
 @functools.lru_cache(maxsize=128)
-def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any, Any]:
-    """The probe, count and page statements of a professional name search, by shape.
+def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any]:
+    """The probe and page statements of a professional name search, by shape.
 
     Built once per shape (number of extra words, filters given) with bound parameters only:
     SQLAlchemy then reuses the compiled SQL without recomputing the statement's cache key,
-    which costs more than the query itself on a frequent search.
+    which costs more than the query itself on a frequent search. The page statement carries
+    the capped total as an uncorrelated scalar subquery (evaluated once): one round trip.
     """
     token = PractitionerToken.__table__
-    activity = PractitionerActivity.__table__
+    probe = select(func.count()).select_from(
+        select(token.c.token)
+        .where(token.c.active == bindparam("active"), *_token_range_param(token.c.token, ""))
+        .limit(bindparam("cap"))
+        .subquery()
+    )
+    counted = aliased(token)
+    total = (
+        select(func.count())
+        .select_from(
+            select(counted.c.practitioner_id)
+            .where(*_name_search_conditions(counted, others, filters))
+            .distinct()
+            .limit(bindparam("cap"))
+            .subquery()
+        )
+        .scalar_subquery()
+    )
     owner = token.c.practitioner_id
+    ranked = (
+        select(owner, total.label("total"))
+        .where(*_name_search_conditions(token, others, filters))
+        .order_by(token.c.token, token.c.name_key, owner)
+        .limit(bindparam("limit"))
+    )
+    return probe, ranked
+
+
+def _name_search_conditions(token: Any, others: int, filters: tuple[str, ...]) -> list[Any]:
+    activity = PractitionerActivity.__table__
     active = bindparam("active")
     where: list[Any] = [token.c.active == active, *_token_range_param(token.c.token, "")]
     for index in range(others):
         where.append(_name_key_has_word_param(token, str(index)))
     if filters:
-        criteria = [activity.c.practitioner_id == owner, activity.c.active == active]
+        criteria = [
+            activity.c.practitioner_id == token.c.practitioner_id,
+            activity.c.active == active,
+        ]
         for name in filters:
             if name == "region":
                 # Through the indexed departments of the region.
@@ -404,22 +436,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
             else:
                 criteria.append(activity.c[_ACTIVITY_FILTERS[name]] == bindparam(name))
         where.append(exists().where(*criteria))
-    probe = select(func.count()).select_from(
-        select(token.c.token)
-        .where(token.c.active == active, *_token_range_param(token.c.token, ""))
-        .limit(bindparam("cap"))
-        .subquery()
-    )
-    count = select(func.count()).select_from(
-        select(owner).where(*where).distinct().limit(bindparam("cap")).subquery()
-    )
-    ranked = (
-        select(owner)
-        .where(*where)
-        .order_by(token.c.token, token.c.name_key, owner)
-        .limit(bindparam("limit"))
-    )
-    return probe, count, ranked
+    return where
 
 
 def _token_range_param(column: Any, suffix: str) -> list[Any]:
@@ -454,7 +471,7 @@ def _practitioners_by_name(
     appears once, at its best.
     """
     connection = db.session.connection()
-    probe, _, _ = _name_search_statements(0, ())
+    probe, _ = _name_search_statements(0, ())
     if len(words) > 1:
 
         def entries(word: str) -> int:
@@ -467,28 +484,30 @@ def _practitioners_by_name(
     else:
         driver = words[0]
     others = [word for word in words if word != driver]
-    _, count, ranked = _name_search_statements(len(others), tuple(sorted(filters)))
+    _, ranked = _name_search_statements(len(others), tuple(sorted(filters)))
     params: dict[str, Any] = {
         "active": active,
         "low": driver,
         "high": prefix_upper_bound(driver),
+        "cap": MAX_RESULT_WINDOW + 1,
         **filters,
     }
     for index, word in enumerate(others):
         params[f"like{index}"] = f"% {word}%"
         params[f"low{index}"] = word
         params[f"high{index}"] = prefix_upper_bound(word)
-    total = int(connection.execute(count, {**params, "cap": MAX_RESULT_WINDOW + 1}).scalar_one())
     wanted = page * page_size
-    if total <= (page - 1) * page_size:
-        return [], total
-    limit = wanted + page_size
+    # A professional appears twice in the driver's range only when two of his name words
+    # start with it: a few extra rows usually make up for it, else the limit grows.
+    limit = wanted + 8
     while True:
-        rows = list(connection.execute(ranked, {**params, "limit": limit}).scalars())
-        ordered = list(dict.fromkeys(rows))
+        rows = connection.execute(ranked, {**params, "limit": limit}).all()
+        ordered = list(dict.fromkeys(row[0] for row in rows))
         if len(ordered) >= wanted or len(rows) < limit:
             break
         limit *= 4
+    # No row: nothing matches at all (the page statement has no offset).
+    total = int(rows[0][1]) if rows else 0
     return ordered[(page - 1) * page_size : wanted], total
 
 
