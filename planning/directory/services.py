@@ -339,24 +339,32 @@ def practitioner_summaries(ids: list[int]) -> list[dict[str, Any]]:
         return []
     found: dict[int, dict[str, Any]] = {}
     values: dict[int, tuple[set[str], set[str], set[str]]] = {}
-    for row in db.session.connection().execute(_summary_statement(), {"ids": ids}):
-        key = row[0]
+    for (
+        key,
+        rpps,
+        national_id,
+        id_type,
+        civility,
+        exercise_civility,
+        last_name,
+        first_name,
+        active,
+        *activity,
+    ) in db.session.connection().execute(_summary_statement(), {"ids": ids}):
         if key not in found:
             found[key] = {
-                "rpps": row.rpps,
-                "national_id": row.national_id,
-                "id_type": "RPPS" if row.id_type == "8" else "ADELI",
-                "civility": row.civility,
-                "exercise_civility": row.exercise_civility,
-                "last_name": row.last_name,
-                "first_name": row.first_name,
-                "active": row.active,
-                "warnings": rpps_warnings(row.rpps) if row.rpps else [],
+                "rpps": rpps,
+                "national_id": national_id,
+                "id_type": "RPPS" if id_type == "8" else "ADELI",
+                "civility": civility,
+                "exercise_civility": exercise_civility,
+                "last_name": last_name,
+                "first_name": first_name,
+                "active": active,
+                "warnings": rpps_warnings(rpps) if rpps else [],
             }
             values[key] = (set(), set(), set())
-        for bucket, value in zip(
-            values[key], (row.profession_code, row.specialty_code, row.department), strict=True
-        ):
+        for bucket, value in zip(values[key], activity, strict=True):
             if value:
                 bucket.add(value)
     out = []
