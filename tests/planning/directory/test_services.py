@@ -280,3 +280,19 @@ def test_summaries_are_what_the_schema_dumps(people, create_practitioner):
         assert plain.total == full.total
         assert plain.items == PractitionerSummarySchema(many=True).dump(full.items)
     assert plain.items[0]["warnings"] and plain.items[0]["specialties"] == ["SM36", "SM37"]
+
+
+def test_total_stays_exact_when_the_first_entries_repeat_owners(create_practitioner, monkeypatch):
+    # Cap 4, five entries read first: "DUPA" x3 then "DUPAA" x3 (the same three people)
+    # hold only three owners in five entries, so the total is counted exactly.
+    monkeypatch.setattr(services, "MAX_RESULT_WINDOW", 3)
+    for first in ("Anne", "Bruno", "Claire"):
+        create_practitioner(last_name="DUPA-DUPAA", first_name=first)
+    result = services.search_practitioners(name="dupa", page_size=2)
+    assert (result.total, result.total_is_exact) == (3, True)
+    assert names(services.search_practitioners(name="dupa", page=2, page_size=2)) == [
+        "Claire DUPA-DUPAA"
+    ]
+    for index in range(3):
+        create_practitioner(last_name=f"DUPA{index}")
+    assert services.search_practitioners(name="dupa").total == 4  # 6 owners: more than 3
