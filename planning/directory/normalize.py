@@ -12,6 +12,8 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 #: Longest token kept in the index; longer words are cut (a prefix query still finds them).
 MAX_TOKEN = 40
+#: Length of the name key column; a longer key is cut (search then probes the token table).
+MAX_NAME_KEY = 200
 
 
 def fold(text: str | None) -> str:
@@ -46,8 +48,8 @@ def tokens(*texts: str | None) -> list[str]:
 
 
 def name_key(last_name: str | None, first_name: str | None) -> str:
-    """The sort key of a person: folded "LAST FIRST"."""
-    return f"{fold(last_name)} {fold(first_name)}".strip()
+    """The sort key of a person: folded "LAST FIRST", cut at ``MAX_NAME_KEY`` characters."""
+    return f"{fold(last_name)} {fold(first_name)}".strip()[:MAX_NAME_KEY]
 
 
 def prefix_upper_bound(prefix: str) -> str:
@@ -58,18 +60,17 @@ def prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+#: Luhn's doubled digit, digit sum taken: 2 * 7 = 14 -> 5.
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_valid(number: str) -> bool:
     """The Luhn check over all the digits of ``number`` (non-digit numbers fail)."""
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return False
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    # Every search result carries this check: sums over slices, no loop in Python.
+    reverse = number[::-1]
+    total = sum(map(int, reverse[0::2])) + sum(_DOUBLED[int(c)] for c in reverse[1::2])
     return total % 10 == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, json
+from flask import Response, current_app, json, jsonify
 from flask.views import MethodView
 
 from core.api import Blueprint, page, page_of, path_parameter
@@ -53,7 +53,7 @@ FINESS_PARAMETER = path_parameter(
 @blp.route("/practitioners")
 class Practitioners(MethodView):
     @blp.auth(who=ANYONE)
-    @blp.arguments(PractitionerQueryArgsSchema, location="query")
+    @blp.arguments(PractitionerQueryArgsSchema(), location="query")
     @blp.response(200, page_of(PractitionerSummarySchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search health professionals
@@ -64,9 +64,10 @@ class Practitioners(MethodView):
         (specialty, profession, department, region, finess) must hold for one same activity.
         `total` is exact up to 10,000; 10,001 means more (refine the search).
         """
-        result = services.search_practitioners(**args)
-        return page(
-            result.items, total=result.total, page=args["page"], page_size=args["page_size"]
+        result = services.search_practitioner_summaries(**args)
+        # Already the documented summaries: no schema dump for the most called operation.
+        return jsonify(
+            page(result.items, total=result.total, page=args["page"], page_size=args["page_size"])
         )
 
 
@@ -88,7 +89,7 @@ class PractitionerByRpps(MethodView):
 @blp.route("/organizations")
 class Organizations(MethodView):
     @blp.auth(who=ANYONE)
-    @blp.arguments(OrganizationQueryArgsSchema, location="query")
+    @blp.arguments(OrganizationQueryArgsSchema(), location="query")
     @blp.response(200, page_of(OrganizationSchema))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search establishments
@@ -156,7 +157,7 @@ def _params(args: dict[str, Any], *names: str) -> dict[str, Any]:
 @fhir_blp.route("/Practitioner")
 class FhirPractitioners(MethodView):
     @fhir_blp.auth(who=ANYONE)
-    @fhir_blp.arguments(FhirPractitionerArgsSchema, location="query")
+    @fhir_blp.arguments(FhirPractitionerArgsSchema(), location="query")
     @fhir_blp.response(200, FhirResourceSchema, content_type=fhir.FHIR_JSON)
     def get(self, args: dict[str, Any]) -> Response:
         """Search Practitioner resources (searchset Bundle)
@@ -190,7 +191,7 @@ class FhirPractitionerById(MethodView):
 @fhir_blp.route("/PractitionerRole")
 class FhirPractitionerRoles(MethodView):
     @fhir_blp.auth(who=ANYONE)
-    @fhir_blp.arguments(FhirPractitionerRoleArgsSchema, location="query")
+    @fhir_blp.arguments(FhirPractitionerRoleArgsSchema(), location="query")
     @fhir_blp.response(200, FhirResourceSchema, content_type=fhir.FHIR_JSON)
     def get(self, args: dict[str, Any]) -> Response:
         """Search PractitionerRole resources: the activities of professionals
@@ -217,7 +218,7 @@ class FhirPractitionerRoles(MethodView):
 @fhir_blp.route("/Organization")
 class FhirOrganizations(MethodView):
     @fhir_blp.auth(who=ANYONE)
-    @fhir_blp.arguments(FhirOrganizationArgsSchema, location="query")
+    @fhir_blp.arguments(FhirOrganizationArgsSchema(), location="query")
     @fhir_blp.response(200, FhirResourceSchema, content_type=fhir.FHIR_JSON)
     def get(self, args: dict[str, Any]) -> Response:
         """Search Organization resources (establishments and legal entities)"""

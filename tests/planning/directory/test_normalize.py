@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planning.directory.normalize import (
     finess_format_error,
@@ -81,3 +83,22 @@ def test_warnings():
     assert "Luhn" in rpps_warnings("10106476765")[0]
     assert finess_warnings("290000017") == []
     assert "Luhn" in finess_warnings("290000018")[0]
+
+
+def _luhn_reference(number: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char) * (2 if index % 2 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return total % 10 == 0
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_luhn_agrees_with_the_textbook_loop(number):
+    assert luhn_valid(number) is _luhn_reference(number)
+
+
+def test_luhn_refuses_non_ascii_digits():
+    assert not luhn_valid("1010647676²")
+    assert not luhn_valid("١٠١٠٦٤٧٦٧٦٤")
+    assert not luhn_valid("")

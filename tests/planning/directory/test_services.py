@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidInput, NotFound
-from planning.directory import services
+from planning.directory import normalize, services
+from planning.directory.schemas import PractitionerSummarySchema
 
 
 def test_get_practitioner_by_rpps(create_practitioner):
@@ -216,3 +217,82 @@ def test_total_is_capped(create_practitioner, monkeypatch):
     result = services.search_practitioners(name="capped", page_size=2)
     assert (result.total, result.total_is_exact) == (4, False)
     assert services.search_practitioners(name="capped1").total_is_exact
+
+
+# --- name search through the name key, and the plain summaries ---------------------------------
+
+
+def test_other_words_must_start_a_name_word(people):
+    # "ene" is inside "HELENE", "tin" inside "MARTIN": neither starts a word.
+    assert names(services.search_practitioners(name="fontaine ene")) == []
+    assert names(services.search_practitioners(name="ben tin")) == []
+    assert names(services.search_practitioners(name="lebrun carp")) == ["Anaïs LEBRUN-CARPENTIER"]
+    assert names(services.search_practitioners(name="carp lebrun anai")) == [
+        "Anaïs LEBRUN-CARPENTIER"
+    ]
+
+
+def test_the_same_word_may_answer_two_prefixes(people):
+    # As with one word per range: "martine" and "mart" may both be MARTINEAU.
+    assert names(services.search_practitioners(name="martine mart")) == ["Jean MARTINEAU"]
+
+
+def test_words_beyond_a_cut_name_key_are_still_found(create_practitioner):
+    # Ligatures fold to two letters: 95 characters of last name make 183 of name key.
+    long_last = "-".join(["ŒŒŒŒŒŒŒŒŒŒŒ"] * 8)
+    create_practitioner(last_name=long_last, first_name="Ferdinand-Maximilien")
+    created = services.search_practitioners(name="ferdinand").items[0]
+    assert created.name_key.endswith(" FERDINAND MAXIMI")  # cut at MAX_NAME_KEY
+    assert len(created.name_key) == normalize.MAX_NAME_KEY
+    # The longer word drives (equal counts); "maximil" is checked beyond the cut key.
+    assert names(services.search_practitioners(name="oeoeoeoeoe maximil")) == [
+        f"Ferdinand-Maximilien {long_last}"
+    ]
+    assert names(services.search_practitioners(name="oeoeoeoeoe maximilienne")) == []
+
+
+def test_name_search_with_filters_and_several_words(people):
+    assert names(services.search_practitioners(name="mar ben", region="53")) == ["Bénédicte Martin"]
+    assert names(services.search_practitioners(name="mar ben", region="11")) == []
+    assert names(services.search_practitioners(name="fontaine mar", finess="750000001")) == [
+        "Marie-Hélène DE LA FONTAINE"
+    ]
+    assert names(services.search_practitioners(name="mar", specialty="SM37", department="75")) == [
+        "Marie-Hélène DE LA FONTAINE"
+    ]
+
+
+def test_summaries_are_what_the_schema_dumps(people, create_practitioner):
+    create_practitioner(
+        last_name="MARTINI",
+        first_name="Luc",
+        rpps="10101010102",  # fails the Luhn check: a warning
+        activities=[
+            {"specialty_code": "SM36", "department": "29"},
+            {"specialty_code": "SM37", "department": "29", "profession_code": "60"},
+            {"specialty_code": "SM01", "department": "75", "active": False},
+        ],
+    )
+    create_practitioner(last_name="MARTINO", first_name="Léa", activities=[])
+    for query, active in (("mar", True), ("mar", False), ("martini", True)):
+        plain = services.search_practitioner_summaries(name=query, active=active)
+        full = services.search_practitioners(name=query, active=active)
+        assert plain.total == full.total
+        assert plain.items == PractitionerSummarySchema(many=True).dump(full.items)
+    assert plain.items[0]["warnings"] and plain.items[0]["specialties"] == ["SM36", "SM37"]
+
+
+def test_total_stays_exact_when_the_first_entries_repeat_owners(create_practitioner, monkeypatch):
+    # Cap 4, five entries read first: "DUPA" x3 then "DUPAA" x3 (the same three people)
+    # hold only three owners in five entries, so the total is counted exactly.
+    monkeypatch.setattr(services, "MAX_RESULT_WINDOW", 3)
+    for first in ("Anne", "Bruno", "Claire"):
+        create_practitioner(last_name="DUPA-DUPAA", first_name=first)
+    result = services.search_practitioners(name="dupa", page_size=2)
+    assert (result.total, result.total_is_exact) == (3, True)
+    assert names(services.search_practitioners(name="dupa", page=2, page_size=2)) == [
+        "Claire DUPA-DUPAA"
+    ]
+    for index in range(3):
+        create_practitioner(last_name=f"DUPA{index}")
+    assert services.search_practitioners(name="dupa").total == 4  # 6 owners: more than 3

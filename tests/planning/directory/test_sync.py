@@ -188,3 +188,49 @@ def test_source_switch_updates_rows():
         select(Organization).where(Organization.finess == "010000024")
     ).one()
     assert fleyriat.category_label == "Centre Hospitalier (C.H.)"
+
+
+def test_a_failing_batch_leaves_nothing_half_written(monkeypatch):
+    """Batches commit atomically: a failure keeps the batches before it, whole, and
+    nothing of its own batch (no professional without activities or search tokens)."""
+    original = sync._Writer.insert_tuples
+    token_batches = []
+
+    def failing(self, table, columns, rows):
+        if table is sync.PRACTITIONER_TOKEN:
+            token_batches.append(len(rows))
+            if len(token_batches) == 2:  # after the people and activities of batch 2
+                raise RuntimeError("disk full")
+        return original(self, table, columns, rows)
+
+    monkeypatch.setattr(sync._Writer, "insert_tuples", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load_rpps(ROWS, batch_size=5)
+    db.session.rollback()
+    assert count(Practitioner) == 5
+    assert count(PractitionerActivity) == 5
+    assert count(PractitionerToken) == token_batches[0]
+    orphans = select(Practitioner.id).where(
+        ~select(PractitionerToken.practitioner_id)
+        .where(PractitionerToken.practitioner_id == Practitioner.id)
+        .exists()
+    )
+    assert db.session.execute(orphans).first() is None
+    assert count(DirectoryImport) == 0
+
+    monkeypatch.undo()
+    report = load_rpps(ROWS, batch_size=5)
+    assert (report.inserted, report.unchanged) == (17, 5)
+    assert count(PractitionerToken) > 44
+
+
+def test_stored_rows_are_found_in_one_parameter():
+    """The per-batch lookup of stored professionals (JSON on SQLite, array on PostgreSQL)."""
+    load_rpps(ROWS)
+    writer = sync._Writer(db.session())
+    wanted = [practitioner(national_id="0010001949").national_id, "899999999999"]
+    found = writer.select_by_keys(
+        sync.PRACTITIONER, ["national_id", "active"], "national_id", wanted
+    )
+    assert [tuple(row) for row in found] == [("0010001949", True)]
+    assert writer.select_by_keys(sync.PRACTITIONER, ["id"], "national_id", []) == []
