@@ -45,18 +45,13 @@ def evaluate(
     required = set(rule.required_specialties)
     if rule.geriatrician_over_75 and any_patient_over_75:
         required.add(GERIATRICS)
-    brought = {s for codes in specialties_of.values() for s in codes}
     if all(len(codes) <= 1 for codes in specialties_of.values()):
         # the usual list, one specialty each: nobody can be claimed twice, so the maximum
-        # matching is simply every specialty brought (what the search below would find)
-        missing = sorted(required - brought)
-        distinct = len(brought)
+        # matching is simply every specialty brought (what the search would find)
+        brought = {s for codes in specialties_of.values() for s in codes}
+        missing, distinct = sorted(required - brought), len(brought)
     else:
-        assignment: dict[str, str] = {}  # specialty -> physician
-        missing = sorted(s for s in required if not _augment(s, specialties_of, assignment, set()))
-        for specialty in sorted(brought - set(assignment)):
-            _augment(specialty, specialties_of, assignment, set())
-        distinct = len(assignment)
+        missing, distinct = _match(required, specialties_of)
     reasons = []
     if len(specialties_of) < rule.min_physicians:
         reasons.append(f"{len(specialties_of)} physicians, at least {rule.min_physicians} needed")
@@ -73,6 +68,16 @@ def evaluate(
         missing_specialties=missing,
         reasons=reasons,
     )
+
+
+def _match(required: set[str], specialties_of: Mapping[str, set[str]]) -> tuple[list[str], int]:
+    """Required specialties left without a physician, and the size of the maximum matching."""
+    assignment: dict[str, str] = {}  # specialty -> physician
+    missing = sorted(s for s in required if not _augment(s, specialties_of, assignment, set()))
+    every = sorted({s for codes in specialties_of.values() for s in codes} - set(assignment))
+    for specialty in every:
+        _augment(specialty, specialties_of, assignment, set())
+    return missing, len(assignment)
 
 
 class Attendee(NamedTuple):
