@@ -676,6 +676,12 @@ class SessionFilters:
 
 def session_query(filters: SessionFilters) -> Select[Any]:
     """The sessions a filter selects: shared by the session lists and the calendar feeds."""
+    return select(Session).join(Session.rcp).where(*session_conditions(filters))
+
+
+def session_conditions(filters: SessionFilters) -> list[Any]:
+    """``session_query``'s conditions, all on the session table (RCP criteria as subqueries),
+    so that counting and paging need no join."""
     conditions: list[Any] = []
     f = filters
     # RCP criteria as "rcp_id IN (RCPs matching)": both engines then walk the few matching
@@ -688,6 +694,8 @@ def session_query(filters: SessionFilters) -> Select[Any]:
         rcp_conditions.append(Rcp.department == f.department)
     if f.kind:
         rcp_conditions.append(Rcp.kind_code == f.kind)
+    if f.open_to_external is not None:
+        rcp_conditions.append(Rcp.open_to_external.is_(f.open_to_external))
     if rcp_conditions:
         conditions.append(Session.rcp_id.in_(select(Rcp.id).where(*rcp_conditions)))
     if f.finess:
@@ -702,8 +710,6 @@ def session_query(filters: SessionFilters) -> Select[Any]:
     if f.visio is not None:
         has_visio = and_(Session.visio_url.is_not(None), Session.visio_url != "")
         conditions.append(has_visio if f.visio else ~has_visio)
-    if f.open_to_external is not None:
-        conditions.append(Rcp.open_to_external.is_(f.open_to_external))
     if f.has_capacity is not None:
         open_ = Session.registered_count < Session.capacity
         conditions.append(open_ if f.has_capacity else ~open_)
@@ -723,7 +729,7 @@ def session_query(filters: SessionFilters) -> Select[Any]:
             select(Session.id).join(Session.rcp).where(Rcp.substitute_rpps == f.practitioner)
         )
         conditions.append(Session.id.in_(on_list.union(replacing, substituting)))
-    return select(Session).join(Session.rcp).where(*conditions)
+    return conditions
 
 
 def list_sessions(
@@ -790,17 +796,76 @@ def list_session_summaries(
 
     The hot read path (regional and local views, a physician's next sessions): columns in one
     query, then one keyed query each for the quorum inputs, the over-75 dossiers and the
-    directory rows, and items built directly in their JSON form (planning.listing).
+    directory rows, and items built directly in their JSON form (planning.listing). Read-only
+    Core statements on the session's connection: no ORM object, nothing to flush.
     """
-    query = session_query(filters or SessionFilters())
-    total = db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
-    rows = db.session.execute(
-        query.with_only_columns(*SUMMARY_COLUMNS)
+    conditions = session_conditions(filters or SessionFilters())
+    connection = db.session.connection()
+    total = connection.execute(select(func.count()).select_from(Session).where(*conditions))
+    # the page's ids first, from the (rcp_id, starts_at) index alone; then their columns
+    page = (
+        select(Session.id)
+        .where(*conditions)
         .order_by(Session.starts_at, Session.id)
         .limit(limit)
         .offset(offset)
+    )
+    rows = connection.execute(
+        select(*SUMMARY_COLUMNS)
+        .join_from(Session, Rcp)
+        .where(Session.id.in_(page))
+        .order_by(Session.starts_at, Session.id)
     ).all()
-    return session_summaries(rows), int(total)
+    return session_summaries(rows), int(total.scalar() or 0)
+
+
+def _keyed(*columns: Any, key: Any, order_by: Any = None) -> Any:
+    """``SELECT columns WHERE key IN :keys``, built once (building costs more than running)."""
+    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
+    return statement if order_by is None else statement.order_by(order_by)
+
+
+_ATTENDEES = _keyed(
+    SessionParticipant.session_id,
+    SessionParticipant.rpps,
+    SessionParticipant.specialty_code,
+    SessionParticipant.attendance,
+    SessionParticipant.replaced_by_rpps,
+    SessionParticipant.replaced_by_specialty,
+    key=SessionParticipant.session_id,
+    order_by=SessionParticipant.id,
+)
+_OVER_75 = _keyed(Registration.session_id, key=Registration.session_id).where(
+    Registration.patient_over_75.is_(True), Registration.status.in_(lifecycle.ACTIVE)
+)
+_PEOPLE = (
+    _keyed(
+        Practitioner.rpps,
+        Practitioner.last_name,
+        Practitioner.first_name,
+        PractitionerActivity.specialty_code,
+        PractitionerActivity.specialty_label,
+        key=Practitioner.rpps,
+    )
+    .outerjoin(
+        PractitionerActivity,
+        and_(
+            PractitionerActivity.practitioner_id == Practitioner.id,
+            PractitionerActivity.specialty_code.is_not(None),
+        ),
+    )
+    .order_by(Practitioner.id, PractitionerActivity.id)
+)
+_PLACES = _keyed(
+    *(getattr(Organization, name) for name in listing.PLACE_FIELDS), key=Organization.finess
+)
+
+
+def _rows(statement: Any, keys: Iterable[Any]) -> Sequence[Any]:
+    wanted = sorted({k for k in keys if k})  # sorted: the same keys give the same statement
+    if not wanted:
+        return []
+    return db.session.connection().execute(statement, {"keys": wanted}).all()
 
 
 def session_summaries(
@@ -809,22 +874,13 @@ def session_summaries(
     """List items of ``rows`` (``SUMMARY_COLUMNS``), with four queries whatever their number."""
     if not rows:
         return []
-    ids = [row.id for row in rows]
     attendees: dict[int, list[quorum.Attendee]] = {}
-    for session_id, *attendee in db.session.execute(
-        select(
-            SessionParticipant.session_id,
-            SessionParticipant.rpps,
-            SessionParticipant.specialty_code,
-            SessionParticipant.attendance,
-            SessionParticipant.replaced_by_rpps,
-            SessionParticipant.replaced_by_specialty,
-        )
-        .where(SessionParticipant.session_id.in_(ids))
-        .order_by(SessionParticipant.id)
-    ):
+    for session_id, *attendee in _rows(_ATTENDEES, (row.id for row in rows)):
         attendees.setdefault(session_id, []).append(quorum.Attendee(*attendee))
-    over_75 = _sessions_with_patients_over_75([row.id for row in rows if row.geriatrician_over_75])
+    over_75 = {
+        session_id
+        for (session_id,) in _rows(_OVER_75, (r.id for r in rows if r.geriatrician_over_75))
+    }
     people = directory_people(
         rpps for row in rows for rpps in (row.coordinator_rpps, row.substitute_rpps)
     )
@@ -855,49 +911,13 @@ def session_summaries(
     return out
 
 
-def _sessions_with_patients_over_75(session_ids: Sequence[int]) -> set[int]:
-    """Sessions holding an active dossier of a patient over 75 (oncogeriatric quorum)."""
-    if not session_ids:
-        return set()
-    return set(
-        db.session.scalars(
-            select(Registration.session_id)
-            .where(
-                Registration.session_id.in_(session_ids),
-                Registration.patient_over_75.is_(True),
-                Registration.status.in_(lifecycle.ACTIVE),
-            )
-            .distinct()
-        )
-    )
-
-
 People = dict[str, tuple[tuple[str, str], list[tuple[str | None, str | None]]]]
 
 
 def directory_people(rpps: Iterable[str | None]) -> People:
     """Names and (specialty, label) of activities, in activity order, by RPPS, in one query."""
-    wanted = {r for r in rpps if r}
-    if not wanted:
-        return {}
-    activity = PractitionerActivity
-    rows = db.session.execute(
-        select(
-            Practitioner.rpps,
-            Practitioner.last_name,
-            Practitioner.first_name,
-            activity.specialty_code,
-            activity.specialty_label,
-        )
-        .outerjoin(
-            activity,
-            and_(activity.practitioner_id == Practitioner.id, activity.specialty_code.is_not(None)),
-        )
-        .where(Practitioner.rpps.in_(wanted))
-        .order_by(Practitioner.id, activity.id)
-    )
     out: People = {}
-    for rpps_, last_name, first_name, code, label in rows:
+    for rpps_, last_name, first_name, code, label in _rows(_PEOPLE, rpps):
         _, specialties = out.setdefault(rpps_, ((last_name, first_name), []))
         if code is not None:
             specialties.append((code, label))
@@ -906,12 +926,7 @@ def directory_people(rpps: Iterable[str | None]) -> People:
 
 def directory_places(finess: Iterable[str | None]) -> dict[str, dict[str, Any]]:
     """Establishments by FINESS as plain mappings of ``listing.PLACE_FIELDS``, in one query."""
-    wanted = {f for f in finess if f}
-    if not wanted:
-        return {}
-    columns = [getattr(Organization, name) for name in listing.PLACE_FIELDS]
-    rows = db.session.execute(select(*columns).where(Organization.finess.in_(wanted)))
-    return {row.finess: row._asdict() for row in rows}
+    return {row.finess: row._asdict() for row in _rows(_PLACES, finess)}
 
 
 def next_sessions(
