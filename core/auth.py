@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,11 +243,47 @@ def _import_jwks(data: Mapping[str, Any]) -> KeySet:
     return KeySet(keys)
 
 
+class _VerifiedTokens:
+    """Tokens already verified, with their Principal, until they expire (at most ``ttl`` s).
+
+    A client sends the same access token on every call until it expires; checking its
+    signature again each time costs more than most operations. An entry is dropped at the
+    token's ``exp`` (never kept past it) and after ``ttl`` seconds in any case, as the JWKS
+    cache is, so a key removed from an issuer's JWKS stops being honoured within that delay.
+    """
+
+    def __init__(self, *, size: int = 10_000, ttl: float = 300) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, now: float) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                return None
+            if now >= entry[1]:
+                del self._entries[token]
+                return None
+            self._entries.move_to_end(token)
+            return entry[0]
+
+    def put(self, token: str, principal: Principal, expires: Any, now: float) -> None:
+        if not isinstance(expires, int | float) or expires <= now:
+            return
+        with self._lock:
+            self._entries[token] = (principal, min(float(expires), now + self.ttl))
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     """Validates bearer tokens against the configured issuers and returns the Principal."""
 
     def __init__(self, issuers: Iterable[_Issuer]) -> None:
         self._issuers = {i.config.issuer: i for i in issuers}
+        self._verified = _VerifiedTokens()
 
     @classmethod
     def from_settings(cls, settings: Settings, local_key: SigningKey) -> TokenVerifier:
@@ -267,6 +304,14 @@ class TokenVerifier:
         return cls(issuers)
 
     def verify(self, token: str) -> Principal:
+        now = time.time()
+        principal = self._verified.get(token, now)
+        if principal is None:
+            principal, expires = self._verify(token)
+            self._verified.put(token, principal, expires, now)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, Any]:
         header, unverified_claims = _peek(token)
         if header.get("alg") not in ALGORITHMS:
             raise Unauthorized(
@@ -287,7 +332,7 @@ class TokenVerifier:
                 "the access token signature is invalid", headers=_challenge("invalid_token")
             ) from error
         self._validate_claims(issuer.config, verified.header, verified.claims)
-        return _principal_from(issuer.config, verified.claims)
+        return _principal_from(issuer.config, verified.claims), verified.claims.get("exp")
 
     def _decode_with(self, issuer: _Issuer, token: str) -> Any:
         try:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -95,6 +99,79 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
+
+    if engine.url.database not in (None, "", ":memory:"):
+        WriterQueue(f"{engine.url.database}.writer-lock").attach(engine)
+
+
+#: Statements that make an SQLite transaction a writer.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class WriterQueue:
+    """Writers of one SQLite file take turns on a lock file before their first write.
+
+    SQLite lets one writer at a time in and makes the others sleep and retry (1, 2, 5, 10 ms
+    ...), so two gunicorn workers writing at once lose most of their time asleep. Waiting
+    here instead, polling every half millisecond, hands the file over as soon as the writer
+    before commits. Only a queue: SQLite's own locking still guarantees correctness, and a
+    writer that waited as long as SQLite's busy timeout goes on and lets SQLite decide.
+    """
+
+    POLL_S = 0.0005
+    PATIENCE_S = 10.0
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()  # one lock file descriptor per thread
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        # released once the transaction really ended (the commit event fires before it)
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.release()
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.release()
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    def _before_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not getattr(self._local, "held", False) and statement.lstrip()[:7].upper().startswith(
+            _WRITES
+        ):
+            self.acquire()
+
+    def acquire(self) -> bool:
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(self.POLL_S)
+            else:
+                self._local.held = True
+                return True
+
+    def release(self) -> None:
+        if getattr(self._local, "held", False):
+            self._local.held = False
+            fcntl.flock(self._local.fd, fcntl.LOCK_UN)
 
 
 def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 0) -> Engine:

@@ -148,6 +148,9 @@ def notify_session_change(*, session: Session, event: str, changes: dict[str, An
     _enqueue(event, data, session=session, client_id=None, patient_ref=None)
 
 
+_ACTIVE_WEBHOOKS = select(Webhook).where(Webhook.active.is_(True))
+
+
 def _enqueue(
     event: str,
     data: dict[str, Any],
@@ -158,7 +161,7 @@ def _enqueue(
 ) -> None:
     """One delivery per active webhook interested in the event (the outbox, same transaction)."""
     rcp = session.rcp
-    hooks = db.session.scalars(select(Webhook).where(Webhook.active.is_(True)))
+    hooks = db.session.scalars(_ACTIVE_WEBHOOKS)
     now = utcnow()
     for hook in hooks:
         if hook.events and event not in hook.events:

@@ -10,7 +10,7 @@ from marshmallow import validate
 
 from core.api import PaginationArgsSchema, Schema
 from core.terminology.geo import DEPARTMENTS
-from planning import kinds
+from planning import kinds, listing
 from planning.lifecycle import RegistrationStatus
 from planning.recurrence import PARIS
 
@@ -41,45 +41,22 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
 def person(practitioner: Any, rpps: str | None, specialty_code: str | None = None) -> Any:
     """A person as shown in RCPs and sessions: RPPS, names from the directory, specialty."""
-    if rpps is None:
-        return None
-    label = None
-    if practitioner is not None:
-        for activity in practitioner.activities:
-            if activity.specialty_code and (
-                specialty_code is None or activity.specialty_code == specialty_code
-            ):
-                specialty_code = specialty_code or activity.specialty_code
-                label = activity.specialty_label
-                break
-    return {
-        "rpps": rpps,
-        "last_name": getattr(practitioner, "last_name", None),
-        "first_name": getattr(practitioner, "first_name", None),
-        "specialty_code": specialty_code,
-        "specialty_label": label,
-    }
+    if practitioner is None:
+        return listing.person(rpps, None, (), specialty_code)
+    return listing.person(
+        rpps,
+        (practitioner.last_name, practitioner.first_name),
+        [(a.specialty_code, a.specialty_label) for a in practitioner.activities],
+        specialty_code,
+    )
 
 
 def place(organization: Any, finess: str | None) -> Any:
-    if finess is None:
-        return None
     if organization is None:
-        return {"finess": finess}
-    return {
-        name: getattr(organization, name)
-        for name in (
-            "finess",
-            "name",
-            "address",
-            "postal_code",
-            "city",
-            "department",
-            "region",
-            "lat",
-            "lon",
-        )
-    }
+        return listing.place(finess, None)
+    return listing.place(
+        finess, {name: getattr(organization, name) for name in listing.PLACE_FIELDS}
+    )
 
 
 def quorum_rule(rcp: Any) -> dict[str, Any]:
@@ -214,6 +191,10 @@ class ParticipantSchema(PersonSchema):
     )
 
 
+def _all_serialized(items: Any) -> bool:
+    return isinstance(items, list) and all(isinstance(i, listing.Serialized) for i in items)
+
+
 class SessionSchema(ma.Schema):
     id = ma.fields.Integer(metadata={"description": "Stable session identifier"})
     uid = ma.fields.String(metadata={"description": "Stable calendar UID stem"})
@@ -253,6 +234,14 @@ class SessionSchema(ma.Schema):
         allow_none=True, metadata={"description": "Distance from the asked department"}
     )
     updated_at = ma.fields.AwareDateTime(metadata={"description": "Last change"})
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        # list items come built in their JSON form (planning.listing): nothing left to convert
+        if isinstance(obj, listing.Serialized):
+            return obj
+        if (self.many if many is None else many) and _all_serialized(obj):
+            return list(obj)
+        return super().dump(obj, many=many)
 
     @ma.pre_dump
     def from_model(self, session: Any, **_: Any) -> Any:

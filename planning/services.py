@@ -7,17 +7,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from core import audit
 from core.auth import Principal, Role
-from core.db import db, utcnow
+from core.db import UTCDateTime, db, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.terminology import geo
-from planning import kinds, lifecycle, quorum, recurrence
+from planning import kinds, lifecycle, listing, quorum, recurrence
 from planning.directory import services as directory
 from planning.directory.models import Organization, Practitioner, PractitionerActivity
 from planning.models import (
@@ -376,13 +376,15 @@ def add_session(*, principal: Principal, data: dict[str, Any]) -> Session:
     principal.require_establishment(rcp.host_finess, rcp.region, "this RCP")
     ends_at = data.get("ends_at") or data["starts_at"] + rcp.duration
     _check_times(data["starts_at"], ends_at)
+    # checked before the session exists: the query would autoflush a half-built session
+    site = _organization(data["place_finess"], "place_finess") if data.get("place_finess") else None
     session = _new_session(rcp, data["starts_at"], ends_at)
     session.edited = True
     for name in ("room", "visio_url", "capacity", "registration_deadline"):
         if data.get(name) is not None:
             setattr(session, name, data[name])
-    if data.get("place_finess"):
-        session.place_finess = _organization(data["place_finess"], "place_finess").finess
+    if site is not None:
+        session.place_finess = site.finess
     db.session.add(session)
     db.session.flush()
     audit.record(
@@ -571,34 +573,27 @@ def record_attendance(
     return read_session(session_id=session.id)
 
 
-def quorum_of(session: Session, *, any_patient_over_75: bool = False) -> dict[str, Any]:
-    """Quorum on the recorded attendance when there is one, else on the provisional list."""
-    rcp = session.rcp
-    rule = quorum.Rule(
+def quorum_rule(rcp: Any) -> quorum.Rule:
+    """The quorum rule of an RCP (a model or a row with the same column names)."""
+    return quorum.Rule(
         min_physicians=rcp.min_physicians,
         min_distinct_specialties=rcp.min_distinct_specialties,
         required_specialties=frozenset(rcp.required_specialties or ()),
         geriatrician_over_75=rcp.geriatrician_over_75,
     )
-    recorded = any(p.attendance for p in session.participants)
-    present: dict[str, set[str]] = {}
-    for p in session.participants:
-        if recorded and p.attendance == "replaced" and p.replaced_by_rpps:
-            who, specialty = p.replaced_by_rpps, p.replaced_by_specialty
-        elif (recorded and p.attendance == "present") or not recorded:
-            who, specialty = p.rpps, p.specialty_code
-        else:
-            continue
-        present.setdefault(who, set()).update([specialty] if specialty else [])
-    status = quorum.evaluate(rule, present, any_patient_over_75=any_patient_over_75)
-    return {
-        "met": status.met,
-        "basis": "attendance" if recorded else "provisional",
-        "physicians": status.physicians,
-        "distinct_specialties": status.distinct_specialties,
-        "missing_specialties": status.missing_specialties,
-        "reasons": status.reasons,
-    }
+
+
+def quorum_of(session: Session, *, any_patient_over_75: bool = False) -> dict[str, Any]:
+    """Quorum on the recorded attendance when there is one, else on the provisional list."""
+    attendees = (
+        quorum.Attendee(
+            p.rpps, p.specialty_code, p.attendance, p.replaced_by_rpps, p.replaced_by_specialty
+        )
+        for p in session.participants
+    )
+    return quorum.session_status(
+        quorum_rule(session.rcp), attendees, any_patient_over_75=any_patient_over_75
+    )
 
 
 def with_quorum(sessions: Sequence[Session]) -> list[Session]:
@@ -681,16 +676,31 @@ class SessionFilters:
 
 def session_query(filters: SessionFilters) -> Select[Any]:
     """The sessions a filter selects: shared by the session lists and the calendar feeds."""
+    return select(Session).join(Session.rcp).where(*session_conditions(filters))
+
+
+def session_conditions(filters: SessionFilters) -> list[Any]:
+    """``session_query``'s conditions, all on the session table (RCP criteria as subqueries),
+    so that counting and paging need no join."""
     conditions: list[Any] = []
     f = filters
+    # RCP criteria as "rcp_id IN (RCPs matching)": both engines then walk the few matching
+    # RCPs' sessions on (rcp_id, starts_at) instead of every session of the period, by date,
+    # to find the region's among them (SQLite chose the latter for ORDER BY ... LIMIT).
+    rcp_conditions: list[Any] = []
     if f.region:
-        conditions.append(Rcp.region == f.region)
+        rcp_conditions.append(Rcp.region == f.region)
     if f.department:
-        conditions.append(Rcp.department == f.department)
-    if f.finess:
-        conditions.append(or_(Rcp.host_finess == f.finess, Session.place_finess == f.finess))
+        rcp_conditions.append(Rcp.department == f.department)
     if f.kind:
-        conditions.append(Rcp.kind_code == f.kind)
+        rcp_conditions.append(Rcp.kind_code == f.kind)
+    if f.open_to_external is not None:
+        rcp_conditions.append(Rcp.open_to_external.is_(f.open_to_external))
+    if rcp_conditions:
+        conditions.append(Session.rcp_id.in_(select(Rcp.id).where(*rcp_conditions)))
+    if f.finess:
+        hosted = select(Rcp.id).where(Rcp.host_finess == f.finess)
+        conditions.append(or_(Session.rcp_id.in_(hosted), Session.place_finess == f.finess))
     if f.rcp_id:
         conditions.append(Session.rcp_id == f.rcp_id)
     if f.date_from:
@@ -700,8 +710,6 @@ def session_query(filters: SessionFilters) -> Select[Any]:
     if f.visio is not None:
         has_visio = and_(Session.visio_url.is_not(None), Session.visio_url != "")
         conditions.append(has_visio if f.visio else ~has_visio)
-    if f.open_to_external is not None:
-        conditions.append(Rcp.open_to_external.is_(f.open_to_external))
     if f.has_capacity is not None:
         open_ = Session.registered_count < Session.capacity
         conditions.append(open_ if f.has_capacity else ~open_)
@@ -721,7 +729,7 @@ def session_query(filters: SessionFilters) -> Select[Any]:
             select(Session.id).join(Session.rcp).where(Rcp.substitute_rpps == f.practitioner)
         )
         conditions.append(Session.id.in_(on_list.union(replacing, substituting)))
-    return select(Session).join(Session.rcp).where(*conditions)
+    return conditions
 
 
 def list_sessions(
@@ -747,6 +755,178 @@ def list_sessions(
         query = query.limit(limit).offset(offset)
     sessions = list(db.session.scalars(query))
     return (with_quorum(sessions) if include_quorum else sessions), int(total or 0)
+
+
+#: What a session list item needs from the session and its RCP, read as one row.
+SUMMARY_COLUMNS = (
+    Session.id,
+    Session.revision,
+    Session.status,
+    Session.cancel_reason,
+    Session.starts_at,
+    Session.ends_at,
+    Session.rcp_id,
+    Session.room,
+    Session.visio_url,
+    Session.registration_deadline,
+    Session.capacity,
+    Session.registered_count,
+    Session.updated_at,
+    Session.place_finess,
+    Rcp.title,
+    Rcp.kind_code,
+    Rcp.level,
+    Rcp.region,
+    Rcp.department,
+    Rcp.open_to_external,
+    Rcp.host_finess,
+    Rcp.coordinator_rpps,
+    Rcp.substitute_rpps,
+    Rcp.min_physicians,
+    Rcp.min_distinct_specialties,
+    Rcp.required_specialties,
+    Rcp.geriatrician_over_75,
+)
+
+
+def list_session_summaries(
+    *, filters: SessionFilters | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[listing.Serialized], int]:
+    """A page of sessions in their list representation, and how many match in all.
+
+    The hot read path (regional and local views, a physician's next sessions): columns in one
+    query, then one keyed query each for the quorum inputs, the over-75 dossiers and the
+    directory rows, and items built directly in their JSON form (planning.listing). Read-only
+    Core statements on the session's connection: no ORM object, nothing to flush.
+    """
+    conditions = session_conditions(filters or SessionFilters())
+    connection = db.session.connection()
+    total = connection.execute(select(func.count()).select_from(Session).where(*conditions))
+    # the page's ids first, from the (rcp_id, starts_at) index alone; then their columns
+    page = (
+        select(Session.id)
+        .where(*conditions)
+        .order_by(Session.starts_at, Session.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = connection.execute(
+        select(*SUMMARY_COLUMNS)
+        .join_from(Session, Rcp)
+        .where(Session.id.in_(page))
+        .order_by(Session.starts_at, Session.id)
+    ).all()
+    return session_summaries(rows), int(total.scalar() or 0)
+
+
+def _keyed(*columns: Any, key: Any, order_by: Any = None) -> Any:
+    """``SELECT columns WHERE key IN :keys``, built once (building costs more than running)."""
+    statement = select(*columns).where(key.in_(bindparam("keys", expanding=True)))
+    return statement if order_by is None else statement.order_by(order_by)
+
+
+_ATTENDEES = _keyed(
+    SessionParticipant.session_id,
+    SessionParticipant.rpps,
+    SessionParticipant.specialty_code,
+    SessionParticipant.attendance,
+    SessionParticipant.replaced_by_rpps,
+    SessionParticipant.replaced_by_specialty,
+    key=SessionParticipant.session_id,
+    order_by=SessionParticipant.id,
+)
+_OVER_75 = _keyed(Registration.session_id, key=Registration.session_id).where(
+    Registration.patient_over_75.is_(True), Registration.status.in_(lifecycle.ACTIVE)
+)
+_PEOPLE = (
+    _keyed(
+        Practitioner.rpps,
+        Practitioner.last_name,
+        Practitioner.first_name,
+        PractitionerActivity.specialty_code,
+        PractitionerActivity.specialty_label,
+        key=Practitioner.rpps,
+    )
+    .outerjoin(
+        PractitionerActivity,
+        and_(
+            PractitionerActivity.practitioner_id == Practitioner.id,
+            PractitionerActivity.specialty_code.is_not(None),
+        ),
+    )
+    .order_by(Practitioner.id, PractitionerActivity.id)
+)
+_PLACES = _keyed(
+    *(getattr(Organization, name) for name in listing.PLACE_FIELDS), key=Organization.finess
+)
+
+
+def _rows(statement: Any, keys: Iterable[Any]) -> Sequence[Any]:
+    wanted = sorted({k for k in keys if k})  # sorted: the same keys give the same statement
+    if not wanted:
+        return []
+    return db.session.connection().execute(statement, {"keys": wanted}).all()
+
+
+def session_summaries(
+    rows: Sequence[Any], *, distances: Sequence[float | None] | None = None
+) -> list[listing.Serialized]:
+    """List items of ``rows`` (``SUMMARY_COLUMNS``), with four queries whatever their number."""
+    if not rows:
+        return []
+    attendees: dict[int, list[quorum.Attendee]] = {}
+    for session_id, *attendee in _rows(_ATTENDEES, (row.id for row in rows)):
+        attendees.setdefault(session_id, []).append(quorum.Attendee(*attendee))
+    over_75 = {
+        session_id
+        for (session_id,) in _rows(_OVER_75, (r.id for r in rows if r.geriatrician_over_75))
+    }
+    people = directory_people(
+        rpps for row in rows for rpps in (row.coordinator_rpps, row.substitute_rpps)
+    )
+    places = directory_places(
+        finess for row in rows for finess in (row.host_finess, row.place_finess)
+    )
+
+    def who(rpps: str | None) -> dict[str, Any] | None:
+        names, specialties = people.get(rpps or "", (None, ()))
+        return listing.person(rpps, names, specialties)
+
+    out = []
+    for index, row in enumerate(rows):
+        status = quorum.session_status(
+            quorum_rule(row), attendees.get(row.id, ()), any_patient_over_75=row.id in over_75
+        )
+        out.append(
+            listing.session_summary(
+                row,
+                host=listing.place(row.host_finess, places.get(row.host_finess)),
+                site=listing.place(row.place_finess, places.get(row.place_finess or "")),
+                coordinator=who(row.coordinator_rpps),
+                substitute=who(row.substitute_rpps),
+                quorum=status,
+                distance_km=distances[index] if distances is not None else None,
+            )
+        )
+    return out
+
+
+People = dict[str, tuple[tuple[str, str], list[tuple[str | None, str | None]]]]
+
+
+def directory_people(rpps: Iterable[str | None]) -> People:
+    """Names and (specialty, label) of activities, in activity order, by RPPS, in one query."""
+    out: People = {}
+    for rpps_, last_name, first_name, code, label in _rows(_PEOPLE, rpps):
+        _, specialties = out.setdefault(rpps_, ((last_name, first_name), []))
+        if code is not None:
+            specialties.append((code, label))
+    return out
+
+
+def directory_places(finess: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """Establishments by FINESS as plain mappings of ``listing.PLACE_FIELDS``, in one query."""
+    return {row.finess: row._asdict() for row in _rows(_PLACES, finess)}
 
 
 def next_sessions(
@@ -841,6 +1021,33 @@ def _acting_rpps(principal: Principal) -> str:
     return rpps
 
 
+def _take_place_statement(*, before_deadline: bool) -> Any:
+    conditions = [
+        Session.id == bindparam("session_id"),
+        Session.status == SCHEDULED,
+        Session.registered_count < Session.capacity,
+    ]
+    if before_deadline:
+        conditions.append(
+            Session.registration_deadline > bindparam("deadline_after", type_=UTCDateTime())
+        )
+    return (
+        update(Session)
+        .where(*conditions)
+        .values(
+            registered_count=Session.registered_count + 1,
+            updated_at=bindparam("now", type_=UTCDateTime()),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# Built once: registrations are the hot write path, and building and keying a statement
+# costs more than running it.
+_TAKE_PLACE = _take_place_statement(before_deadline=False)
+_TAKE_PLACE_BEFORE_DEADLINE = _take_place_statement(before_deadline=True)
+
+
 def _take_place(
     session_id: int, now: dt.datetime, *, deadline_after: dt.datetime | None = None
 ) -> bool:
@@ -849,19 +1056,12 @@ def _take_place(
     On PostgreSQL the UPDATE locks the row and re-checks the condition after a concurrent
     transaction commits, so concurrent registrations can never exceed the capacity.
     """
-    conditions = [
-        Session.id == session_id,
-        Session.status == SCHEDULED,
-        Session.registered_count < Session.capacity,
-    ]
+    params: dict[str, Any] = {"session_id": session_id, "now": now}
+    statement = _TAKE_PLACE
     if deadline_after is not None:
-        conditions.append(Session.registration_deadline > deadline_after)
-    result = db.session.execute(
-        update(Session)
-        .where(*conditions)
-        .values(registered_count=Session.registered_count + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        statement = _TAKE_PLACE_BEFORE_DEADLINE
+        params["deadline_after"] = deadline_after
+    result = db.session.execute(statement, params)
     _expire_count(session_id)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -905,6 +1105,41 @@ def _event(
     )
 
 
+def _registration_context() -> Any:
+    """The session with its RCP, an active registration of the same dossier, whether the
+    physician is active, and whether they work at the RCP's sites (for closed RCPs)."""
+    session_id, rpps = bindparam("session_id"), bindparam("rpps")
+    duplicate = (
+        select(Registration.id)
+        .where(
+            Registration.session_id == session_id,
+            Registration.patient_ref == bindparam("patient_ref"),
+            Registration.registering_rpps == rpps,
+            Registration.status.in_(lifecycle.ACTIVE),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    active = select(Practitioner.active).where(Practitioner.rpps == rpps).scalar_subquery()
+    works_there = exists().where(
+        PractitionerActivity.practitioner_id == Practitioner.id,
+        Practitioner.rpps == rpps,
+        PractitionerActivity.active.is_(True),
+        PractitionerActivity.finess_site.in_(
+            [Rcp.host_finess, func.coalesce(Session.place_finess, Rcp.host_finess)]
+        ),
+    )
+    return (
+        select(Session, duplicate, active, works_there)
+        .join(Session.rcp)
+        .options(contains_eager(Session.rcp))
+        .where(Session.id == session_id)
+    )
+
+
+_REGISTRATION_CONTEXT = _registration_context()
+
+
 def register_dossier(
     *,
     principal: Principal,
@@ -919,7 +1154,14 @@ def register_dossier(
     # so concurrent registrations queue on the row (PostgreSQL) or the database lock (SQLite)
     # instead of racing; any refusal below rolls the place back with the transaction.
     taken = _take_place(session_id, now, deadline_after=now)
-    session = get_session(session_id=session_id, full=False)
+    # Then everything the checks need in one query (see _REGISTRATION_CONTEXT).
+    found = db.session.execute(
+        _REGISTRATION_CONTEXT,
+        {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps},
+    ).first()
+    if found is None:
+        raise NotFound(f"no session {session_id}")
+    session, duplicate_id, physician_active, physician_works_there = found
     rcp = session.rcp
     if session.cancelled:
         raise Conflict(f"session {session.id} is cancelled", code="session-cancelled")
@@ -930,18 +1172,10 @@ def register_dossier(
             code="deadline-passed",
             deadline=session.registration_deadline.isoformat(),
         )
-    duplicate = db.session.scalar(
-        select(Registration.id).where(
-            Registration.session_id == session.id,
-            Registration.patient_ref == data["patient_ref"],
-            Registration.registering_rpps == rpps,
-            Registration.status.in_(lifecycle.ACTIVE),
-        )
-    )
-    if duplicate:
+    if duplicate_id:
         raise Conflict(
             f"this dossier is already registered for session {session.id} "
-            f"(registration {duplicate})",
+            f"(registration {duplicate_id})",
             code="duplicate",
         )
     if not taken:
@@ -950,28 +1184,14 @@ def register_dossier(
             code="session-full",
             capacity=session.capacity,
         )
-    active = db.session.scalar(select(Practitioner.active).where(Practitioner.rpps == rpps))
-    if not active:
+    if not physician_active:
         raise Forbidden(f"the physician {rpps} is not an active professional of the directory")
-    if not rcp.open_to_external:
-        sites = {rcp.host_finess, session.place_finess or rcp.host_finess}
-        works_there = db.session.scalar(
-            select(
-                exists().where(
-                    PractitionerActivity.practitioner_id == Practitioner.id,
-                    Practitioner.rpps == rpps,
-                    PractitionerActivity.active.is_(True),
-                    PractitionerActivity.finess_site.in_(sites),
-                )
-            )
+    if not rcp.open_to_external and not physician_works_there:
+        raise Forbidden(
+            f"RCP {rcp.id} takes dossiers only from physicians of establishment {rcp.host_finess}"
         )
-        if not works_there:
-            raise Forbidden(
-                f"RCP {rcp.id} takes dossiers only from physicians of establishment "
-                f"{rcp.host_finess}"
-            )
     registration = Registration(
-        session_id=session.id,
+        session=session,
         registering_rpps=rpps,
         client_id=principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
         patient_ref=data["patient_ref"],
@@ -984,8 +1204,12 @@ def register_dossier(
         events=[],  # a new, loaded collection: the response needs no query for it
     )
     db.session.add(registration)
-    db.session.flush()
     _event(registration, principal, None, registration.status)
+    db.session.flush()  # one flush for the registration and its first event
+    # the outbox rows (webhook deliveries) and the audit event go with the commit's flush
+    notify_registration(
+        registration=registration, event="registration.created", notify_physician=False
+    )
     audit.record(
         principal,
         "register",
@@ -993,9 +1217,6 @@ def register_dossier(
         registration.id,
         region=rcp.region,
         changes={"session_id": session.id, "status": registration.status},
-    )
-    notify_registration(
-        registration=registration, event="registration.created", notify_physician=False
     )
     return registration
 

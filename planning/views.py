@@ -172,7 +172,9 @@ class Sessions(MethodView):
             practitioner=args.get("practitioner"),
             status=args.get("status"),
         )
-        sessions, total = services.list_sessions(filters=filters, limit=size, offset=offset)
+        sessions, total = services.list_session_summaries(
+            filters=filters, limit=size, offset=offset
+        )
         return page(sessions, total=total, page=args["page"], page_size=size)
 
     @blp.auth(*MANAGERS, who=MANAGERS_WHO)

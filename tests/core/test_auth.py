@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from core.auth import Principal, Role, claims_for, mint_token
+from core.errors import Unauthorized
 
 PROTECTED = "/audit/events"
 
@@ -245,3 +246,37 @@ def test_mint_token_roundtrip(app, role):
     )
     principal = platform.verifier.verify(token)
     assert principal.role.value == role
+
+
+def test_a_verified_token_is_not_checked_again_until_it_expires(app, token_for, monkeypatch):
+    verifier = app.extensions["dcc"].verifier
+    token = token_for(role="physician", rpps="10001234567", ttl=600)
+    checks = []
+    decode = verifier._decode_with
+    monkeypatch.setattr(verifier, "_decode_with", lambda *a: checks.append(1) or decode(*a))
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first and first.rpps == "10001234567"
+    assert len(checks) == 1
+    # a tampered copy is another string: checked, and refused
+    with pytest.raises(Unauthorized, match="signature"):
+        verifier.verify(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+
+
+def test_verified_tokens_expire_and_stay_bounded():
+    from core.auth import _VerifiedTokens
+
+    principal = Principal("a", Role.NATIONAL_ADMIN, "i")
+    cache = _VerifiedTokens(size=2, ttl=300)
+    cache.put("expired", principal, 99, now=100)  # already expired: not kept
+    assert cache.get("expired", now=100) is None
+    cache.put("t1", principal, 160, now=100)
+    assert cache.get("t1", now=159) is principal
+    assert cache.get("t1", now=160) is None  # never past the token's exp
+    cache.put("long", principal, 10_000, now=100)
+    assert cache.get("long", now=399) is principal
+    assert cache.get("long", now=400) is None  # at most ttl seconds, then verified again
+    cache.put("no-exp", principal, None, now=100)
+    assert cache.get("no-exp", now=100) is None
+    for name in ("a", "b", "c"):
+        cache.put(name, principal, 1000, now=100)
+    assert cache.get("a", now=101) is None and cache.get("c", now=101) is principal

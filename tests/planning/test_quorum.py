@@ -53,3 +53,29 @@ def test_geriatrician_only_when_configured_and_a_patient_is_over_75():
 def test_nobody():
     status = evaluate(Rule(), {})
     assert not status.met and status.physicians == 0
+
+
+def test_one_specialty_each_gives_what_the_matching_search_gives():
+    import random
+
+    from planning.quorum import _match
+
+    rng = random.Random(5)
+    codes = ["SM01", "SM18", "SM36", "SM44", "SM45"]
+    for _ in range(300):
+        participants = {
+            f"p{i}": set(rng.sample(codes, rng.randint(0, 1))) for i in range(rng.randint(0, 6))
+        }
+        rule = Rule(
+            min_physicians=rng.randint(1, 4),
+            min_distinct_specialties=rng.randint(1, 4),
+            required_specialties=frozenset(rng.sample(codes, rng.randint(0, 2))),
+            geriatrician_over_75=rng.random() < 0.5,
+        )
+        over_75 = rng.random() < 0.5
+        status = evaluate(rule, participants, any_patient_over_75=over_75)
+        required = set(rule.required_specialties) | (
+            {GERIATRICS} if rule.geriatrician_over_75 and over_75 else set()
+        )
+        missing, distinct = _match(required, participants)
+        assert (status.missing_specialties, status.distinct_specialties) == (missing, distinct)

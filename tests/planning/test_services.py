@@ -256,20 +256,29 @@ def test_list_sessions_filters(world, create_rcp, create_session):
     full = create_session(rcp=brest, starts_at=_soon(7), capacity=1)
     services.register_dossier(principal=world.doctor(), session_id=full.id, data=DOSSIER)
 
+    elsewhere = create_session(rcp=brest, starts_at=_soon(8), place_finess=RENNES)
+
     def ids(**filters):
         found, total = services.list_sessions(filters=services.SessionFilters(**filters))
         assert total == len(found)
+        # the list representation (API) selects the same sessions, in the same order
+        items, summary_total = services.list_session_summaries(
+            filters=services.SessionFilters(**filters)
+        )
+        assert [i["id"] for i in items] == [s.id for s in found] and summary_total == total
         return [s.id for s in found]
 
-    assert ids(region="53") == [a.id, b.id, full.id]
+    assert ids(region="53") == [a.id, b.id, full.id, elsewhere.id]
     assert ids(department="35") == [b.id]
-    assert ids(finess=BREST) == [a.id, full.id]
+    assert ids(finess=BREST) == [a.id, full.id, elsewhere.id]
+    assert ids(finess=RENNES) == [b.id, elsewhere.id]  # hosted there, or meeting there
     assert ids(kind="76752008") == [b.id]
+    assert ids(region="53", kind="MED-251", department="29") == [a.id, full.id, elsewhere.id]
     assert ids(visio=False) == [b.id]
-    assert ids(open_to_external=True) == [a.id, full.id]
+    assert ids(open_to_external=True) == [a.id, full.id, elsewhere.id]
     assert ids(has_capacity=False) == [full.id]
     assert ids(date_from=_soon(6), date_to=_soon(7)) == [b.id]
-    assert ids(practitioner=world.pathologist.rpps) == [a.id, full.id]
+    assert ids(practitioner=world.pathologist.rpps) == [a.id, full.id, elsewhere.id]
     assert ids(region="11") == []
 
 

@@ -1,0 +1,80 @@
+"""The SQLite writer queue: one writer at a time, handed over when the one before commits."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+
+from sqlalchemy import text
+
+from core.db import WriterQueue, make_engine
+
+
+def _lock_is_free(path: str) -> bool:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_writers_queue_and_the_lock_is_released_after_commit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'q.sqlite3'}"
+    engine = make_engine(url)
+    lock_path = f"{tmp_path / 'q.sqlite3'}.writer-lock"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    assert _lock_is_free(lock_path)
+    events: list[str] = []
+    first = engine.connect()
+    first.begin()
+    first.execute(text("SELECT count(*) FROM t"))  # a reader takes no turn
+    assert _lock_is_free(lock_path)
+    first.execute(text("INSERT INTO t VALUES (1)"))
+    assert not _lock_is_free(lock_path)
+
+    def second_writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            events.append("second wrote")
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    time.sleep(0.2)
+    events.append("first commits")
+    first.commit()
+    first.close()
+    thread.join(timeout=10)
+    assert events == ["first commits", "second wrote"]
+    assert _lock_is_free(lock_path)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    # a rolled-back writer gives its turn back too
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(text("DELETE FROM t"))
+    assert not _lock_is_free(lock_path)
+    conn.rollback()
+    conn.close()
+    assert _lock_is_free(lock_path)
+    engine.dispose()
+
+
+def test_a_writer_stops_waiting_after_its_patience(tmp_path):
+    path = str(tmp_path / "x.writer-lock")
+    holder, waiter = WriterQueue(path), WriterQueue(path)
+    waiter.PATIENCE_S = 0.05
+    assert holder.acquire()
+    started = time.monotonic()
+    assert waiter.acquire() is False
+    assert time.monotonic() - started < 1
+    holder.release()
+    assert waiter.acquire() is True
+    waiter.release()
