@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -71,8 +72,32 @@ def _limit(key: str) -> None:
     _runtime().limiter.hit(hashlib.sha256(key.encode()).hexdigest())
 
 
+def client_copy_is_current(etag: str, last_modified: dt.datetime) -> bool:
+    """Whether the request's validators match (RFC 9110 §13.2.2: If-None-Match, with weak
+    comparison, takes precedence over If-Modified-Since)."""
+    if "If-None-Match" in request.headers:
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and last_modified <= since
+
+
+def _conditional() -> services.ClientCopyIsCurrent | None:
+    headers = request.headers
+    if "If-None-Match" in headers or "If-Modified-Since" in headers:
+        return client_copy_is_current
+    return None
+
+
 def ics_response(rendered: services.RenderedFeed, *, attachment: bool = False) -> Response:
     """The calendar with its validators; 304 when the client's copy is current."""
+    if rendered.body is None or (
+        _conditional() is not None and client_copy_is_current(rendered.etag, rendered.last_modified)
+    ):
+        response = Response(status=304)
+        response.set_etag(rendered.etag)
+        response.last_modified = rendered.last_modified
+        response.headers["Cache-Control"] = CACHE_CONTROL
+        return response
     response = Response(rendered.body)
     response.headers["Content-Type"] = ICS
     response.set_etag(rendered.etag)
@@ -98,7 +123,9 @@ class SubscribedFeed(MethodView):
         requests with 304.
         """
         _limit("url:" + token)
-        rendered = services.feed_of_token(token=token, memo=_runtime().memo, site=_site())
+        rendered = services.feed_of_token(
+            token=token, memo=_runtime().memo, site=_site(), current=_conditional()
+        )
         _commit()
         return ics_response(rendered)
 
@@ -164,7 +191,12 @@ class ScopeFeed(MethodView):
         """
         _limit("bearer:" + current_principal().subject)
         rendered = services.scope_feed(
-            scope=scope, value=value, name=args.get("name"), memo=_runtime().memo, site=_site()
+            scope=scope,
+            value=value,
+            name=args.get("name"),
+            memo=_runtime().memo,
+            site=_site(),
+            current=_conditional(),
         )
         _commit()
         return ics_response(rendered)
@@ -182,7 +214,12 @@ class SearchFeed(MethodView):
         _limit("bearer:" + current_principal().subject)
         name = args.pop("name", None)
         rendered = services.scope_feed(
-            scope="search", filters=args, name=name, memo=_runtime().memo, site=_site()
+            scope="search",
+            filters=args,
+            name=name,
+            memo=_runtime().memo,
+            site=_site(),
+            current=_conditional(),
         )
         _commit()
         return ics_response(rendered)
