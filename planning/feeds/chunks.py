@@ -15,9 +15,10 @@ the stamp is a text the feed query computes in SQL from what can change the even
 
 A stale or missing chunk costs the complete event description (``events_of``); its
 ``ical.inputs_key`` is compared with the one the stored body was rendered from, so that a stamp
-that moved without changing the event (an RCP's capacity, an unrelated directory import) costs
-no icalendar call, only a new stamp. Correctness rests on that key (every field written, and
-the format), the stamp only saves the work of computing it.
+that moved without changing what the event shows (an RCP's capacity, an unrelated directory
+import) costs no icalendar call, only a new stamp (and new DTSTAMP and LAST-MODIFIED lines,
+when the change moved the event's last-modified instant). Correctness rests on that key
+(every field written, and the format); the stamp only saves the work of computing it.
 
 The stamp is read *before* the event data (the feed query comes first), so a concurrent change
 can only leave a newer body under an older stamp, which the next render refreshes; never an
@@ -236,6 +237,7 @@ def _render(
         }
         writes.append(write)
         if inputs == key and body is not None:
+            write["body"] = ical.with_last_modified(body, event)
             result.restamped += 1
         else:
             to_render.append((write, event))

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
+from werkzeug.http import http_date, quote_etag
 
 from core import audit
 from core.auth import Principal, Role
@@ -123,6 +124,11 @@ class RenderedFeed:
     etag: str
     last_modified: dt.datetime
     filename: str
+
+    @functools.cached_property
+    def not_modified_headers(self) -> list[tuple[str, str]]:
+        """The headers of a 304 (a revalidation's answer, so computed once per feed)."""
+        return [("ETag", quote_etag(self.etag)), ("Last-Modified", http_date(self.last_modified))]
 
 
 #: Whether the client's copy, with these validators (ETag, Last-Modified), is current.
@@ -828,14 +834,18 @@ def render_feed(
 
 def feed_of_token(
     *,
-    token: str,
+    token: str | None = None,
+    token_hash: str | None = None,
     memo: FeedMemo,
     site: Site,
     today: dt.date | None = None,
     current: ClientCopyIsCurrent | None = None,
 ) -> RenderedFeed:
-    """The feed behind a private URL; 404 when the token is unknown or revoked."""
-    token_hash = _hash(token)
+    """The feed behind a private URL (its token, or the token's ``token_hash``); 404 when the
+    token is unknown or revoked."""
+    if token_hash is None:
+        assert token is not None
+        token_hash = hash_token(token)
     version = change_token()
     known, spec = memo.subscription((token_hash, version))
     if not known:
@@ -868,7 +878,9 @@ def session_file(*, session_id: int, site: Site) -> RenderedFeed:
 # --- subscriptions --------------------------------------------------------------------------
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """What is stored of a private feed's token, and what finds it (an exact match on a
+    SHA-256: nothing an attacker can time leads to a token)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -924,7 +936,7 @@ def create_feed(*, principal: Principal, data: Mapping[str, Any], site: Site) ->
     )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     subscription = FeedSubscription(
-        token_hash=_hash(token),
+        token_hash=hash_token(token),
         owner_subject=principal.subject,
         owner_issuer=principal.issuer,
         owner_role=principal.role.value,

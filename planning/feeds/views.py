@@ -42,13 +42,16 @@ ICS_DOC = {"description": "An iCalendar document (RFC 5545)", "content_type": "t
 class _Runtime:
     memo: services.FeedMemo
     limiter: RateLimiter
+    site: services.Site
 
 
 @blp.record_once
 def _init_runtime(state: Any) -> None:
     settings = state.app.extensions["dcc"].settings
     state.app.extensions["planning_feeds"] = _Runtime(
-        memo=services.FeedMemo(), limiter=RateLimiter(settings.rate_limit_feeds)
+        memo=services.FeedMemo(),
+        limiter=RateLimiter(settings.rate_limit_feeds),
+        site=services.Site(public_url=settings.public_url, contact_email=settings.smtp_from),
     )
 
 
@@ -58,8 +61,7 @@ def _runtime() -> _Runtime:
 
 
 def _site() -> services.Site:
-    settings = current_app.extensions["dcc"].settings
-    return services.Site(public_url=settings.public_url, contact_email=settings.smtp_from)
+    return _runtime().site
 
 
 def _commit() -> None:
@@ -75,7 +77,11 @@ def _limit(key: str) -> None:
 def client_copy_is_current(etag: str, last_modified: dt.datetime) -> bool:
     """Whether the request's validators match (RFC 9110 §13.2.2: If-None-Match, with weak
     comparison, takes precedence over If-Modified-Since)."""
-    if "If-None-Match" in request.headers:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        # what calendar clients send back: our own ETag, as is (parsing costs more)
+        if if_none_match in (f'"{etag}"', f'W/"{etag}"'):
+            return True
         return request.if_none_match.contains_weak(etag)
     since = request.if_modified_since
     return since is not None and last_modified <= since
@@ -93,9 +99,7 @@ def ics_response(rendered: services.RenderedFeed, *, attachment: bool = False) -
     if rendered.body is None or (
         _conditional() is not None and client_copy_is_current(rendered.etag, rendered.last_modified)
     ):
-        response = Response(status=304)
-        response.set_etag(rendered.etag)
-        response.last_modified = rendered.last_modified
+        response = Response(status=304, headers=rendered.not_modified_headers)
         response.headers["Cache-Control"] = CACHE_CONTROL
         return response
     response = Response(rendered.body)
@@ -122,9 +126,11 @@ class SubscribedFeed(MethodView):
         which change exactly when the feed's content changes, and answers conditional
         requests with 304.
         """
-        _limit("url:" + token)
+        token_hash = services.hash_token(token)
+        # the key is already a hash: the limiter keeps no token
+        _runtime().limiter.hit("url:" + token_hash)
         rendered = services.feed_of_token(
-            token=token, memo=_runtime().memo, site=_site(), current=_conditional()
+            token_hash=token_hash, memo=_runtime().memo, site=_site(), current=_conditional()
         )
         _commit()
         return ics_response(rendered)
