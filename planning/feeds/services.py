@@ -32,7 +32,7 @@ from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
-from werkzeug.http import http_date, quote_etag
+from werkzeug.http import quote_etag
 
 from core import audit
 from core.auth import Principal, Role
@@ -127,8 +127,9 @@ class RenderedFeed:
 
     @functools.cached_property
     def not_modified_headers(self) -> list[tuple[str, str]]:
-        """The headers of a 304 (a revalidation's answer, so computed once per feed)."""
-        return [("ETag", quote_etag(self.etag)), ("Last-Modified", http_date(self.last_modified))]
+        """The headers of a 304 (a revalidation's answer, so computed once per feed); werkzeug
+        drops Last-Modified from a 304, as an entity header."""
+        return [("ETag", quote_etag(self.etag))]
 
 
 #: Whether the client's copy, with these validators (ETag, Last-Modified), is current.
@@ -772,11 +773,7 @@ def _render(
         refresh_interval=REFRESH_INTERVAL,
         window=(start.date(), stop.date()),
     )
-    found = chunks.collect(
-        planning.session_query(filters),
-        prefix=f"{site.public_url}|{site.contact_email}|{directory_token()}",
-        events_of=lambda ids: _events_by_id(filters, ids, site),
-    )
+    found = feed_chunks(filters, site=site)
     body = ical.assemble(info, found.bodies, years=found.years)
     etag = hashlib.sha256(body).hexdigest()[:40]
     return RenderedFeed(
@@ -784,6 +781,15 @@ def _render(
         etag=etag,
         last_modified=_record_state(spec.key, etag, version),
         filename=_filename(spec),
+    )
+
+
+def feed_chunks(filters: planning.SessionFilters, *, site: Site) -> chunks.Chunks:
+    """The VEVENTs of the sessions ``filters`` selects, by start (see ``chunks.collect``)."""
+    return chunks.collect(
+        planning.session_query(filters),
+        prefix=f"{site.public_url}|{site.contact_email}|{directory_token()}",
+        events_of=lambda ids: _events_by_id(filters, ids, site),
     )
 
 
