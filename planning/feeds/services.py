@@ -808,14 +808,20 @@ def _feed(
 ) -> RenderedFeed:
     key = (spec.key, token, today)
     rendered = memo.feed(key)
-    if rendered is not None:
+    if rendered is not None and (
+        rendered.body is not None
+        or (current is not None and current(rendered.etag, rendered.last_modified))
+    ):
         return rendered
     version = _version(token, today)
-    if current is not None:
+    if current is not None and rendered is None:
         # rendered by another worker or node under the same token: no need to render here
         recorded = recorded_validators(spec.key, version)
-        if recorded is not None and current(*recorded):
-            return RenderedFeed(None, recorded[0], recorded[1], _filename(spec))
+        if recorded is not None:
+            validators = RenderedFeed(None, recorded[0], recorded[1], _filename(spec))
+            memo.keep_feed(key, validators)  # its validators only, until a client needs more
+            if current(*recorded):
+                return validators
     rendered = _render(spec, today=today, site=site, version=version)
     memo.keep_feed(key, rendered)
     return rendered

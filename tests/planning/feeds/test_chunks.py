@@ -282,9 +282,14 @@ def test_another_worker_answers_a_revalidation_from_the_feed_state_row(
     assert again.headers["ETag"] == first.headers["ETag"]
     since = {"If-Modified-Since": first.headers["Last-Modified"]}
     assert client.get(path, headers={**headers, **since}).status_code == 304
+    monkeypatch.setattr(services, "recorded_validators", lambda *a: pytest.fail("read again"))
+    assert client.get(path, headers={**headers, **etag}).status_code == 304  # kept in memory
     monkeypatch.undo()
-    # a stale copy, or a change since: rendered
-    assert client.get(path, headers={**headers, "If-None-Match": '"other"'}).status_code == 200
+    # a stale copy, no copy, or a change since: rendered
+    stale = client.get(path, headers={**headers, "If-None-Match": '"other"'})
+    assert stale.status_code == 200 and stale.data == first.data
+    app.extensions["planning_feeds"].memo.clear()
+    assert client.get(path, headers=headers).data == first.data
     rcp.title = "RCP renommée"
     db.session.commit()
     app.extensions["planning_feeds"].memo.clear()
