@@ -394,6 +394,10 @@ def bench_http(args: argparse.Namespace) -> None:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            # production recycles a worker every ~10,000 requests: in a throughput run that
+            # lands in one run of the two it compares, a random ratio; booting is not measured
+            "--max-requests",
+            "0",
             "server.wsgi:app",
         ],
         cwd=REPO,
