@@ -16,22 +16,29 @@ this module writes them. What calendar clients need, and what other publishers g
   ``VALUE=DURATION`` parameter that RFC 7986 makes mandatory on REFRESH-INTERVAL);
 - no patient detail: an event carries the session's logistics and a dossier count only.
 
-Serialising 5,000 events with icalendar takes seconds, so each event's VEVENT text is cached
-(key: UID, revision and the hash of every field written) and a feed is assembled from cached
-chunks; only new or changed sessions are serialised again.
+Serialising 5,000 events with icalendar takes seconds, so a feed is assembled from VEVENT
+chunks (``assemble``): the feed services keep them in the database, keyed by what they were
+rendered from (``inputs_key``, which includes ``FORMAT``), and in memory (``EventCache``); only
+new or changed sessions are serialised again. A chunk is complete in itself (folded lines, CRLF,
+DTSTAMP = LAST-MODIFIED = the session's last change), so concatenating chunks gives the same
+bytes as serialising the whole calendar.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import functools
+import hashlib
 import itertools
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import icalendar
 from icalendar import (
     Calendar,
     Component,
@@ -52,6 +59,10 @@ CANCELLED_PREFIX = "ANNULÉE – "
 DEFAULT_REFRESH = dt.timedelta(hours=1)
 
 _END = b"END:VCALENDAR\r\n"
+
+#: The version of what ``vevent`` writes: bump it whenever its output changes, so that chunks
+#: rendered by an older version are rendered again (icalendar's own version is part of it).
+FORMAT = f"1/icalendar-{icalendar.__version__}"
 
 
 class EventStatus(enum.StrEnum):
@@ -203,6 +214,38 @@ def vevent(event: FeedEvent) -> Event:
             parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Visioconférence"},
         )
     return component
+
+
+def inputs_key(event: FeedEvent) -> str:
+    """What a VEVENT chunk was rendered from: every field of the event but ``last_modified``
+    (see ``with_last_modified``), and ``FORMAT``.
+
+    Stable across processes (``repr`` of plain values, no ``hash()`` salt), so that every
+    worker and node agrees on whether a stored chunk is current.
+    """
+    described = dataclasses.replace(event, last_modified=_EPOCH)
+    return hashlib.blake2b(f"{FORMAT}\n{described!r}".encode(), digest_size=16).hexdigest()
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LAST_MODIFIED_LINES = re.compile(r"\r\n(DTSTAMP|LAST-MODIFIED):\d{8}T\d{6}Z(?=\r\n)")
+
+
+def with_last_modified(chunk: str, event: FeedEvent) -> str:
+    """``chunk``, the VEVENT of ``event`` rendered at another ``last_modified``, with the
+    DTSTAMP and LAST-MODIFIED lines of ``event``: what ``vevent`` writes, without icalendar.
+
+    An RCP's change that its sessions do not show (its capacity, say) moves their
+    last-modified instant only; rewriting two short lines costs microseconds, serialising
+    the event a millisecond.
+    """
+    instant = _utc(event.last_modified).strftime("%Y%m%dT%H%M%SZ")
+    return _LAST_MODIFIED_LINES.sub(lambda m: f"\r\n{m[1]}:{instant}", chunk)
+
+
+def event_years(event: FeedEvent) -> tuple[int, int]:
+    """The local years of an event's start and end (what its VTIMEZONE must cover)."""
+    return event.start.astimezone(PARIS).year, event.end.astimezone(PARIS).year
 
 
 @dataclass
@@ -361,9 +404,20 @@ def build_calendar(
     uids = {e.uid for e in events}
     if len(uids) != len(events):
         raise ValueError("a feed must not contain two events with the same UID")
-    first_year, last_year = _years(info, events)
+    return assemble(info, cache.chunks(events), years=_years(info, events) if events else None)
+
+
+def assemble(
+    info: FeedInfo, chunks: Iterable[bytes | str], *, years: tuple[int, int] | None
+) -> bytes:
+    """The feed from VEVENT chunks already rendered by ``vevent`` (bytes, or their text).
+
+    ``years``: the first and last local years of the events (``None`` for an empty feed: the
+    VTIMEZONE then covers ``info.window``, or this year). The caller keeps the UIDs unique.
+    """
+    first_year, last_year = years if years is not None else _years(info, [])
     parts = [_header(info), vtimezone(first_year, last_year)]
-    parts.extend(cache.chunks(events))
+    parts.extend(c.encode() if isinstance(c, str) else c for c in chunks)
     parts.append(_END)
     return b"".join(parts)
 

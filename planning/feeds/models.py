@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
@@ -45,10 +45,14 @@ class FeedState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     etag: Mapped[str] = mapped_column(String(64))
     last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: The planning change token and the day (the feed's window) the etag was computed for:
+    #: while both are current, any node answers a conditional request from this row alone.
+    version: Mapped[str | None] = mapped_column(String(64))
 
 
 class FeedVersion(Base):
-    """One row whose token changes in every transaction that changes planning data.
+    """Change tokens: row 1 changes in every transaction that changes planning data (directory
+    included), row 2 only when directory data (establishments, professionals) changes.
 
     A feed rendered under a token stays valid while the token is the same, so revalidations
     (304) cost one primary-key read. A random token rather than a counter: a rolled-back
@@ -60,3 +64,28 @@ class FeedVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeedChunk(Base):
+    """The rendered VEVENT of one session, shared by every worker and node.
+
+    ``stamp`` hashes what can change the event, read cheaply with the session (its revision,
+    ``updated_at`` and dossier count, its RCP's ``updated_at``, its participants, the directory
+    token, the site and the render format): while it matches, ``body`` is reused as is.
+    ``inputs`` hashes the complete event description the body was rendered from: when the stamp
+    moved but the event did not (an RCP's capacity changed, a directory import left these
+    names alone), the body is kept and only the stamp is written again.
+    """
+
+    __tablename__ = "planning_feed_chunk"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("planning_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    stamp: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[str] = mapped_column(String(32))
+    #: Local (Europe/Paris) years of the event's start and end: the feed's VTIMEZONE covers them.
+    first_year: Mapped[int] = mapped_column(Integer)
+    last_year: Mapped[int] = mapped_column(Integer)
+    #: The VEVENT text, folded, CRLF line ends (UTF-8 when written out).
+    body: Mapped[str] = mapped_column(Text)

@@ -1,11 +1,15 @@
 """Feed subscriptions and feed rendering: scopes to sessions, sessions to iCalendar, validators.
 
 A feed's ETag is the hash of its bytes and its Last-Modified moves exactly when that hash
-changes (``FeedState``). Rendering a region-year feed costs a query of thousands of sessions, so
-a rendered feed is kept in memory under the planning change token (``FeedVersion``): while no
-planning data changed, a revalidation costs one primary-key read. The token changes in the
-same transaction as any change of an RCP, session, participant, establishment, professional or
-subscription (SQLAlchemy session events below), so a memo can never outlive its content.
+changes (``FeedState``). A rendered feed is kept in memory under the planning change token
+(``FeedVersion``): while no planning data changed, a revalidation costs one primary-key read.
+The token changes in the same transaction as any change of an RCP, session, participant,
+establishment, professional or subscription (SQLAlchemy session events below), so a memo can
+never outlive its content. ``FeedState`` records the token its ETag was computed under, so a
+worker that has not rendered the feed yet (another worker, another node, after a recycle)
+answers a conditional request from that row alone. Rendering reuses each session's VEVENT
+from the database (``planning.feeds.chunks``): only new or changed sessions go through
+icalendar.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import enum
 import functools
 import hashlib
 import json
+import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -27,6 +32,7 @@ from sqlalchemy import Engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
+from werkzeug.http import quote_etag
 
 from core import audit
 from core.auth import Principal, Role
@@ -35,8 +41,14 @@ from core.errors import Forbidden, InvalidInput, NotFound
 from core.terminology import geo
 from planning import ical, kinds
 from planning import services as planning
-from planning.directory.models import Organization, Practitioner, PractitionerActivity
+from planning.directory.models import (
+    DirectoryImport,
+    Organization,
+    Practitioner,
+    PractitionerActivity,
+)
 from planning.directory.normalize import finess_format_error, rpps_format_error
+from planning.feeds import chunks
 from planning.feeds.models import FeedState, FeedSubscription, FeedVersion
 from planning.models import Rcp, RcpMember, Session, SessionParticipant
 
@@ -105,12 +117,23 @@ class FeedSpec:
 
 @dataclasses.dataclass(frozen=True)
 class RenderedFeed:
-    """A feed's bytes and its HTTP validators."""
+    """A feed's bytes and its HTTP validators (``body`` is None when the caller's copy is
+    current and the feed was not rendered: answer 304)."""
 
-    body: bytes
+    body: bytes | None
     etag: str
     last_modified: dt.datetime
     filename: str
+
+    @functools.cached_property
+    def not_modified_headers(self) -> list[tuple[str, str]]:
+        """The headers of a 304 (a revalidation's answer, so computed once per feed); werkzeug
+        drops Last-Modified from a 304, as an entity header."""
+        return [("ETag", quote_etag(self.etag))]
+
+
+#: Whether the client's copy, with these validators (ETag, Last-Modified), is current.
+ClientCopyIsCurrent = Callable[[str, dt.datetime], bool]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,27 +157,38 @@ class CreatedFeed:
 
 # --- change tracking ------------------------------------------------------------------------
 
+#: Directory data shown in events (names, specialties, addresses). A directory import writes
+#: its rows in bulk, bypassing the ORM, but records its run (``DirectoryImport``) through it.
+DIRECTORY: tuple[type, ...] = (Organization, Practitioner, PractitionerActivity, DirectoryImport)
 #: Models whose changes can change a feed (registrations change it through the session's count).
 WATCHED: tuple[type, ...] = (
     Rcp,
     RcpMember,
     Session,
     SessionParticipant,
-    Organization,
-    Practitioner,
-    PractitionerActivity,
     FeedSubscription,
+    *DIRECTORY,
 )
 _WATCHED_TABLES = frozenset(m.__table__.name for m in WATCHED)  # type: ignore[attr-defined]
+_DIRECTORY_TABLES = frozenset(m.__table__.name for m in DIRECTORY)  # type: ignore[attr-defined]
 _CHANGED = "planning_feeds_changed"
+_DIRECTORY_CHANGED = "planning_feeds_directory_changed"
+#: Rows of ``FeedVersion``: any planning change, directory changes.
+PLANNING_ROW, DIRECTORY_ROW = 1, 2
+
+
+def _note(info: dict[Any, Any], objects: Any) -> None:
+    for obj in objects:
+        if isinstance(obj, DIRECTORY):
+            info[_CHANGED] = info[_DIRECTORY_CHANGED] = True
+            return
+        if isinstance(obj, WATCHED):
+            info[_CHANGED] = True
 
 
 @event.listens_for(OrmSession, "before_flush")
 def _note_changes(session: OrmSession, _context: Any, _instances: Any) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, WATCHED):
-            session.info[_CHANGED] = True
-            return
+    _note(session.info, (*session.new, *session.dirty, *session.deleted))
 
 
 @event.listens_for(OrmSession, "do_orm_execute")
@@ -162,55 +196,119 @@ def _note_bulk_changes(state: ORMExecuteState) -> None:
     # ORM-enabled UPDATE/DELETE (e.g. the atomic registered_count update) skip the flush.
     if state.is_update or state.is_delete or state.is_insert:
         for mapper in state.all_mappers:
-            if mapper.local_table.name in _WATCHED_TABLES:
+            name = mapper.local_table.name
+            if name in _WATCHED_TABLES:
                 state.session.info[_CHANGED] = True
-                return
+                if name in _DIRECTORY_TABLES:
+                    state.session.info[_DIRECTORY_CHANGED] = True
 
 
 @event.listens_for(OrmSession, "before_commit")
 def _bump_version(session: OrmSession) -> None:
-    if not session.info.get(_CHANGED) and not any(
-        isinstance(o, WATCHED) for o in (*session.new, *session.dirty, *session.deleted)
-    ):
+    _note(session.info, (*session.new, *session.dirty, *session.deleted))
+    if not session.info.get(_CHANGED):
         return
-    # Flush first, so that this row is the transaction's last lock: it is then never held
-    # while waiting for another row, and cannot take part in a deadlock.
+    # Flush first, so that these rows are the transaction's last locks (taken in the same
+    # order by every transaction): they are never held while waiting for another row.
     session.flush()
+    rows = [PLANNING_ROW]
+    if session.info.pop(_DIRECTORY_CHANGED, None):
+        rows.append(DIRECTORY_ROW)
     session.info.pop(_CHANGED, None)
     connection = session.connection()
     table = FeedVersion.__table__
-    values = {"token": secrets.token_hex(16), "changed_at": utcnow()}
-    result = connection.execute(update(table).where(table.c.id == 1).values(**values))
-    if result.rowcount == 0:
-        connection.execute(insert(table).values(id=1, **values))
+    for row in rows:
+        values = {"token": secrets.token_hex(16), "changed_at": utcnow()}
+        result = connection.execute(update(table).where(table.c.id == row).values(**values))
+        if result.rowcount == 0:
+            connection.execute(insert(table).values(id=row, **values))
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _forget_changes(session: OrmSession, _previous: Any) -> None:
     session.info.pop(_CHANGED, None)
+    session.info.pop(_DIRECTORY_CHANGED, None)
 
 
-def mark_changed(session: OrmSession | None = None) -> None:
-    """Tell the feeds that planning data changed through Core statements (e.g. a directory
-    import writing rows in bulk), which the ORM events above cannot see."""
-    (session or db.session()).info[_CHANGED] = True
+def mark_changed(session: OrmSession | None = None, *, directory: bool = False) -> None:
+    """Tell the feeds that planning data changed through Core statements, which the ORM events
+    above cannot see; ``directory``: establishments or professionals changed."""
+    info = (session or db.session()).info
+    info[_CHANGED] = True
+    if directory:
+        info[_DIRECTORY_CHANGED] = True
 
 
-_TOKEN_SQL = f"SELECT token FROM {FeedVersion.__tablename__} WHERE id = 1"  # noqa: S608
+_TOKEN_SQL = f"SELECT token FROM {FeedVersion.__tablename__} WHERE id = {PLANNING_ROW}"  # noqa: S608
+_STATE_SQL = {
+    style: f"SELECT etag, last_modified, version FROM {FeedState.__tablename__} "  # noqa: S608
+    f"WHERE key = {mark}"
+    for style, mark in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
+_held = threading.local()
+
+
+def _read(sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """One row of a one-row query, on a connection of this thread's own, in autocommit.
+
+    A revalidation's whole database cost: no ORM session, no pool checkout, no BEGIN (their
+    set-up costs several times the round trip). When sessions are bound to one connection
+    (tests), it reads there, inside its transaction.
+    """
+    bind = db.session_factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        row = db.session.connection().exec_driver_sql(sql, params).first()
+        return None if row is None else tuple(row)
+    for attempt in (1, 2):
+        held = getattr(_held, "connection", None)
+        if held is None or held[0] is not bind or held[1] != os.getpid():
+            connection = bind.raw_connection()  # kept: one pool slot per thread
+            if bind.dialect.name != "sqlite":  # pysqlite is set up without implicit BEGIN
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            held = _held.connection = (bind, os.getpid(), connection)
+        try:
+            cursor = held[2].cursor()
+            try:
+                cursor.execute(sql, params)
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+            return None if found is None else tuple(found)
+        except bind.dialect.dbapi.Error:  # type: ignore[union-attr]
+            _held.connection = None  # e.g. the server restarted: reconnect once
+            held[2].invalidate()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def change_token() -> str:
-    """The current planning change token ('' before the first change).
+    """The current planning change token ('' before the first change)."""
+    row = _read(_TOKEN_SQL)
+    return (row[0] if row else None) or ""
 
-    This is the whole database cost of a 304, so it opens no ORM session (whose set-up and
-    transaction handling cost several times the round trip) and reads on a pooled connection;
-    when sessions are bound to one connection (tests), it reads there, inside its transaction.
-    """
+
+def directory_token() -> str:
+    """The current directory change token ('' before the first change)."""
+    token = db.session.scalar(select(FeedVersion.token).where(FeedVersion.id == DIRECTORY_ROW))
+    return token or ""
+
+
+def _as_utc(value: Any) -> dt.datetime:
+    if isinstance(value, str):  # SQLite: text, UTC
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def recorded_validators(key: str, version: str) -> tuple[str, dt.datetime] | None:
+    """The ETag and Last-Modified recorded for feed ``key`` if computed under ``version``."""
     bind = db.session_factory.kw.get("bind")
-    if isinstance(bind, Engine):
-        with bind.connect() as connection:
-            return connection.exec_driver_sql(_TOKEN_SQL).scalar() or ""
-    return db.session.connection().exec_driver_sql(_TOKEN_SQL).scalar() or ""
+    dialect = (bind if isinstance(bind, Engine) else db.session.get_bind()).dialect
+    row = _read(_STATE_SQL[dialect.paramstyle], (key,))
+    if row is None or row[2] != version:
+        return None
+    return row[0], _as_utc(row[1]).replace(microsecond=0)
 
 
 # --- in-process memo ------------------------------------------------------------------------
@@ -237,14 +335,14 @@ class FeedMemo:
         with self._lock:
             previous = self._feeds.pop(key, None)
             if previous is not None:
-                self._bytes -= len(previous.body)
+                self._bytes -= len(previous.body or b"")
             self._feeds[key] = rendered
-            self._bytes += len(rendered.body)
+            self._bytes += len(rendered.body or b"")
             while self._feeds and (
                 self._bytes > self.max_bytes or len(self._feeds) > self.max_entries
             ):
                 _, dropped = self._feeds.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                self._bytes -= len(dropped.body or b"")
 
     def subscription(self, key: tuple[str, str]) -> tuple[bool, FeedSpec | None]:
         with self._lock:
@@ -526,14 +624,19 @@ _RCP_ALIASES = {
 }
 
 
-def session_rows(filters: planning.SessionFilters) -> list[SessionRow]:
-    """The sessions ``GET /planning/sessions`` would list with ``filters``, by start time.
+def session_rows(
+    filters: planning.SessionFilters, *, ids: Collection[int] | None = None
+) -> list[SessionRow]:
+    """The sessions ``GET /planning/sessions`` would list with ``filters`` (and among ``ids``,
+    if given), by start time.
 
     Read as columns in two queries: a region-year feed has thousands of sessions, and loading
     them as ORM objects with their RCPs and participants costs seconds.
     """
     # planning's own filter query, so that a feed and the session list never disagree
     query = planning.session_query(filters)
+    if ids is not None:
+        query = query.where(Session.id.in_(ids))
     columns = [
         *(getattr(Session, name) for name in _SESSION_FIELDS),
         *(getattr(Rcp, name) for name in _RCP_FIELDS),
@@ -617,6 +720,13 @@ def _events(sessions: list[SessionRow], site: Site) -> list[ical.FeedEvent]:
     return [session_event(s, places=places, people=people, site=site) for s in sessions]
 
 
+def _events_by_id(
+    filters: planning.SessionFilters, ids: Collection[int] | None, site: Site
+) -> dict[int, ical.FeedEvent]:
+    rows = session_rows(filters, ids=ids)
+    return {row.id: e for row, e in zip(rows, _events(rows, site), strict=True)}
+
+
 # --- rendering ------------------------------------------------------------------------------
 
 
@@ -624,14 +734,18 @@ def paris_today() -> dt.date:
     return dt.datetime.now(ical.PARIS).date()
 
 
-def _record_state(key: str, etag: str) -> dt.datetime:
-    """The feed's Last-Modified: unchanged with the same bytes, moved forward on a change."""
+def _record_state(key: str, etag: str, version: str | None = None) -> dt.datetime:
+    """The feed's Last-Modified: unchanged with the same bytes, moved forward on a change.
+
+    ``version``: the change token and day the bytes were rendered under (see
+    ``recorded_validators``).
+    """
     now = utcnow().replace(microsecond=0)
     state = db.session.get(FeedState, key)
     if state is None:
         try:
             with db.session.begin_nested():
-                db.session.add(FeedState(key=key, etag=etag, last_modified=now))
+                db.session.add(FeedState(key=key, etag=etag, last_modified=now, version=version))
             return now
         except IntegrityError:  # another node recorded it first
             state = db.session.get(FeedState, key)
@@ -639,12 +753,19 @@ def _record_state(key: str, etag: str) -> dt.datetime:
     if state.etag != etag:
         state.last_modified = max(now, state.last_modified + dt.timedelta(seconds=1))
         state.etag = etag
-        db.session.flush()
+    state.version = version
+    db.session.flush()
     return state.last_modified
 
 
-def _render(spec: FeedSpec, *, today: dt.date, site: Site) -> RenderedFeed:
-    sessions = session_rows(session_filters(spec, today))
+def _filename(spec: FeedSpec) -> str:
+    return f"rcp-{spec.scope.value}{'-' + spec.value if spec.value else ''}.ics"
+
+
+def _render(
+    spec: FeedSpec, *, today: dt.date, site: Site, version: str | None = None
+) -> RenderedFeed:
+    filters = session_filters(spec, today)
     start, stop = _window(today)
     info = ical.FeedInfo(
         name=spec.name,
@@ -652,35 +773,91 @@ def _render(spec: FeedSpec, *, today: dt.date, site: Site) -> RenderedFeed:
         refresh_interval=REFRESH_INTERVAL,
         window=(start.date(), stop.date()),
     )
-    body = ical.build_calendar(info, _events(sessions, site))
+    found = feed_chunks(filters, site=site)
+    body = ical.assemble(info, found.bodies, years=found.years)
     etag = hashlib.sha256(body).hexdigest()[:40]
-    filename = f"rcp-{spec.scope.value}{'-' + spec.value if spec.value else ''}.ics"
     return RenderedFeed(
         body=body,
         etag=etag,
-        last_modified=_record_state(spec.key, etag),
-        filename=filename,
+        last_modified=_record_state(spec.key, etag, version),
+        filename=_filename(spec),
     )
 
 
-def render_feed(
-    *, spec: FeedSpec, memo: FeedMemo, site: Site, today: dt.date | None = None
+def feed_chunks(filters: planning.SessionFilters, *, site: Site) -> chunks.Chunks:
+    """The VEVENTs of the sessions ``filters`` selects, by start (see ``chunks.collect``)."""
+    return chunks.collect(
+        planning.session_query(filters),
+        prefix=f"{site.public_url}|{site.contact_email}|{directory_token()}",
+        events_of=lambda ids: _events_by_id(filters, ids, site),
+    )
+
+
+def _version(token: str, today: dt.date) -> str:
+    return f"{token}/{today.isoformat()}"
+
+
+def _feed(
+    spec: FeedSpec,
+    *,
+    token: str,
+    memo: FeedMemo,
+    site: Site,
+    today: dt.date,
+    current: ClientCopyIsCurrent | None,
 ) -> RenderedFeed:
-    """The feed of ``spec`` (from the memo while planning data has not changed)."""
-    today = today or paris_today()
-    key = (spec.key, change_token(), today)
+    key = (spec.key, token, today)
     rendered = memo.feed(key)
-    if rendered is None:
-        rendered = _render(spec, today=today, site=site)
-        memo.keep_feed(key, rendered)
+    if rendered is not None and (
+        rendered.body is not None
+        or (current is not None and current(rendered.etag, rendered.last_modified))
+    ):
+        return rendered
+    version = _version(token, today)
+    if current is not None and rendered is None:
+        # rendered by another worker or node under the same token: no need to render here
+        recorded = recorded_validators(spec.key, version)
+        if recorded is not None:
+            validators = RenderedFeed(None, recorded[0], recorded[1], _filename(spec))
+            memo.keep_feed(key, validators)  # its validators only, until a client needs more
+            if current(*recorded):
+                return validators
+    rendered = _render(spec, today=today, site=site, version=version)
+    memo.keep_feed(key, rendered)
     return rendered
 
 
-def feed_of_token(
-    *, token: str, memo: FeedMemo, site: Site, today: dt.date | None = None
+def render_feed(
+    *,
+    spec: FeedSpec,
+    memo: FeedMemo,
+    site: Site,
+    today: dt.date | None = None,
+    current: ClientCopyIsCurrent | None = None,
 ) -> RenderedFeed:
-    """The feed behind a private URL; 404 when the token is unknown or revoked."""
-    token_hash = _hash(token)
+    """The feed of ``spec`` (from the memo while planning data has not changed).
+
+    ``current``: for a conditional request, tells whether the client's copy is current; then
+    the feed may come back without a body (answer 304) when it was not rendered here.
+    """
+    today = today or paris_today()
+    return _feed(spec, token=change_token(), memo=memo, site=site, today=today, current=current)
+
+
+def feed_of_token(
+    *,
+    token: str | None = None,
+    token_hash: str | None = None,
+    memo: FeedMemo,
+    site: Site,
+    today: dt.date | None = None,
+    current: ClientCopyIsCurrent | None = None,
+) -> RenderedFeed:
+    """The feed behind a private URL (its token, or the token's ``token_hash``); 404 when the
+    token is unknown or revoked."""
+    if token_hash is None:
+        assert token is not None
+        token_hash = hash_token(token)
     version = change_token()
     known, spec = memo.subscription((token_hash, version))
     if not known:
@@ -694,12 +871,7 @@ def feed_of_token(
     if spec is None:
         raise NotFound("no feed at this address (unknown or revoked)")
     today = today or paris_today()
-    key = (spec.key, version, today)
-    rendered = memo.feed(key)
-    if rendered is None:
-        rendered = _render(spec, today=today, site=site)
-        memo.keep_feed(key, rendered)
-    return rendered
+    return _feed(spec, token=version, memo=memo, site=site, today=today, current=current)
 
 
 def session_file(*, session_id: int, site: Site) -> RenderedFeed:
@@ -718,7 +890,9 @@ def session_file(*, session_id: int, site: Site) -> RenderedFeed:
 # --- subscriptions --------------------------------------------------------------------------
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """What is stored of a private feed's token, and what finds it (an exact match on a
+    SHA-256: nothing an attacker can time leads to a token)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -746,13 +920,14 @@ def scope_feed(
     memo: FeedMemo,
     site: Site,
     today: dt.date | None = None,
+    current: ClientCopyIsCurrent | None = None,
 ) -> RenderedFeed:
     """A feed fetched directly (bearer token): one scope, or the filters of a search."""
     location = "query" if scope == Scope.SEARCH else "path"
     spec = feed_spec(
         scope=scope, value=value, filters=filters, name=name, field="value", location=location
     )
-    return render_feed(spec=spec, memo=memo, site=site, today=today)
+    return render_feed(spec=spec, memo=memo, site=site, today=today, current=current)
 
 
 def create_feed(*, principal: Principal, data: Mapping[str, Any], site: Site) -> CreatedFeed:
@@ -773,7 +948,7 @@ def create_feed(*, principal: Principal, data: Mapping[str, Any], site: Site) ->
     )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     subscription = FeedSubscription(
-        token_hash=_hash(token),
+        token_hash=hash_token(token),
         owner_subject=principal.subject,
         owner_issuer=principal.issuer,
         owner_role=principal.role.value,

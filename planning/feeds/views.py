@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -41,13 +42,16 @@ ICS_DOC = {"description": "An iCalendar document (RFC 5545)", "content_type": "t
 class _Runtime:
     memo: services.FeedMemo
     limiter: RateLimiter
+    site: services.Site
 
 
 @blp.record_once
 def _init_runtime(state: Any) -> None:
     settings = state.app.extensions["dcc"].settings
     state.app.extensions["planning_feeds"] = _Runtime(
-        memo=services.FeedMemo(), limiter=RateLimiter(settings.rate_limit_feeds)
+        memo=services.FeedMemo(),
+        limiter=RateLimiter(settings.rate_limit_feeds),
+        site=services.Site(public_url=settings.public_url, contact_email=settings.smtp_from),
     )
 
 
@@ -57,8 +61,7 @@ def _runtime() -> _Runtime:
 
 
 def _site() -> services.Site:
-    settings = current_app.extensions["dcc"].settings
-    return services.Site(public_url=settings.public_url, contact_email=settings.smtp_from)
+    return _runtime().site
 
 
 def _commit() -> None:
@@ -71,8 +74,34 @@ def _limit(key: str) -> None:
     _runtime().limiter.hit(hashlib.sha256(key.encode()).hexdigest())
 
 
+def client_copy_is_current(etag: str, last_modified: dt.datetime) -> bool:
+    """Whether the request's validators match (RFC 9110 §13.2.2: If-None-Match, with weak
+    comparison, takes precedence over If-Modified-Since)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        # what calendar clients send back: our own ETag, as is (parsing costs more)
+        if if_none_match in (f'"{etag}"', f'W/"{etag}"'):
+            return True
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and last_modified <= since
+
+
+def _conditional() -> services.ClientCopyIsCurrent | None:
+    headers = request.headers
+    if "If-None-Match" in headers or "If-Modified-Since" in headers:
+        return client_copy_is_current
+    return None
+
+
 def ics_response(rendered: services.RenderedFeed, *, attachment: bool = False) -> Response:
     """The calendar with its validators; 304 when the client's copy is current."""
+    if rendered.body is None or (
+        _conditional() is not None and client_copy_is_current(rendered.etag, rendered.last_modified)
+    ):
+        response = Response(status=304, headers=rendered.not_modified_headers)
+        response.headers["Cache-Control"] = CACHE_CONTROL
+        return response
     response = Response(rendered.body)
     response.headers["Content-Type"] = ICS
     response.set_etag(rendered.etag)
@@ -97,8 +126,12 @@ class SubscribedFeed(MethodView):
         which change exactly when the feed's content changes, and answers conditional
         requests with 304.
         """
-        _limit("url:" + token)
-        rendered = services.feed_of_token(token=token, memo=_runtime().memo, site=_site())
+        token_hash = services.hash_token(token)
+        # the key is already a hash: the limiter keeps no token
+        _runtime().limiter.hit("url:" + token_hash)
+        rendered = services.feed_of_token(
+            token_hash=token_hash, memo=_runtime().memo, site=_site(), current=_conditional()
+        )
         _commit()
         return ics_response(rendered)
 
@@ -164,7 +197,12 @@ class ScopeFeed(MethodView):
         """
         _limit("bearer:" + current_principal().subject)
         rendered = services.scope_feed(
-            scope=scope, value=value, name=args.get("name"), memo=_runtime().memo, site=_site()
+            scope=scope,
+            value=value,
+            name=args.get("name"),
+            memo=_runtime().memo,
+            site=_site(),
+            current=_conditional(),
         )
         _commit()
         return ics_response(rendered)
@@ -182,7 +220,12 @@ class SearchFeed(MethodView):
         _limit("bearer:" + current_principal().subject)
         name = args.pop("name", None)
         rendered = services.scope_feed(
-            scope="search", filters=args, name=name, memo=_runtime().memo, site=_site()
+            scope="search",
+            filters=args,
+            name=name,
+            memo=_runtime().memo,
+            site=_site(),
+            current=_conditional(),
         )
         _commit()
         return ics_response(rendered)

@@ -19,9 +19,14 @@ from planning.ical import (
     FeedInfo,
     Organizer,
     Place,
+    assemble,
     build_calendar,
+    event_years,
+    inputs_key,
     single_event,
+    vevent,
     vtimezone,
+    with_last_modified,
 )
 from tests.planning.icalcheck import parse_with_ical, parse_with_icaljs
 
@@ -348,3 +353,56 @@ def test_calendar_names_from_search_filters_stay_on_one_line():
     info = FeedInfo(name="RCP\nthoracique\r\x0b2026", uid="feed-x@example")
     text = build_calendar(info, []).decode()
     assert "NAME:RCP thoracique 2026\r\n" in text
+
+
+# --- chunks ---------------------------------------------------------------------------------
+
+
+def test_a_feed_assembled_from_chunks_is_the_feed_icalendar_writes():
+    events = [
+        make_event(n, start=local.replace(tzinfo=PARIS)) for n, local in enumerate(DST_STARTS)
+    ]
+    chunks = [vevent(e).to_ical() for e in events]
+    years = (min(event_years(e)[0] for e in events), max(event_years(e)[1] for e in events))
+    whole = build_calendar(INFO, events, cache=EventCache())
+    assert assemble(INFO, chunks, years=years) == whole
+    assert assemble(INFO, [c.decode() for c in chunks], years=years) == whole
+    assert assemble(INFO, [], years=None) == build_calendar(INFO, [], cache=EventCache())
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        dt.datetime(2025, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        dt.datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC),  # the night of a DST change
+        dt.datetime(2026, 1, 10, 10, 30, tzinfo=PARIS),  # the same instant as CHANGED
+    ],
+)
+def test_a_new_last_modified_rewrites_two_lines_as_icalendar_would(before):
+    event = make_event(3)
+    earlier = dataclasses.replace(event, last_modified=before)
+    rewritten = with_last_modified(vevent(earlier).to_ical().decode(), event)
+    assert rewritten == vevent(event).to_ical().decode()
+    assert "DTSTAMP:20260110T093000Z\r\n" in rewritten
+    assert "LAST-MODIFIED:20260110T093000Z\r\n" in rewritten
+
+
+def test_the_inputs_key_covers_every_field_but_the_last_modified_instant():
+    event = make_event(4)
+    assert inputs_key(event) == inputs_key(dataclasses.replace(event))
+    assert inputs_key(event) == inputs_key(
+        dataclasses.replace(event, last_modified=CHANGED + dt.timedelta(days=3))
+    )
+    changes = {
+        "revision": 2,
+        "status": EventStatus.CANCELLED,
+        "title": "RCP Sein – CHU de Brest (Morvan)",
+        "place": Place("CHU de Brest – Hôpital Morvan", "Salle 2", "2 av. Foch, 29200 Brest"),
+        "coordinator": "Dr Anne Kerouac-Le Bihan (oncologie médicale)",
+        "participants": ("Dr B (radiologie)",),
+        "registered_dossiers": 8,
+        "organizer": Organizer("3C Finistère Nord", "3c@chu-brest.example"),
+        "created": CHANGED,
+    }
+    for name, value in changes.items():
+        assert inputs_key(dataclasses.replace(event, **{name: value})) != inputs_key(event), name

@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from core.db import db
+from planning import ical
+from planning.feeds import chunks
 from planning.ical import PARIS
 from planning.models import Rcp, Session
 
@@ -34,8 +36,11 @@ def dst_session_times(today: dt.date) -> list[dt.datetime]:
 
 @pytest.fixture(autouse=True)
 def fresh_memo(app):
-    """Rendered feeds are memoised per process; tests roll back, so start each one empty."""
+    """Rendered feeds and events are kept per process; tests roll back, so start each one
+    empty."""
     app.extensions["planning_feeds"].memo.clear()
+    chunks.MEMORY.clear()
+    ical.CACHE.clear()
 
 
 @pytest.fixture
