@@ -1,5 +1,7 @@
 # The front door: CI calls the same targets.  `make help` lists them.
-PYTHON ?= python3
+# CPython 3.12 when the machine has it: the pyenv build of 3.11.7 here corrupts memory under the
+# calendar pages (a GC segfault, reproduced by tests/web/test_interpreter.py; none on 3.12.1).
+PYTHON ?= $(firstword $(shell command -v python3.12 2>/dev/null) python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test

@@ -120,6 +120,8 @@ def live_server() -> Iterator[LiveServer]:
         "DCC_LOG_LEVEL": "WARNING",
         "DCC_LOG_FORMAT": "text",
         "DCC_RATE_LIMIT_FEEDS": "1000/minute",
+        # a worker that dies of a signal leaves the Python stack of every thread in the log
+        "PYTHONFAULTHANDLER": "1",
     }
     cli = [sys.executable, "-c", "from server.cli import main; main()"]
     for args in (["db", "upgrade"], ["demo"]):
