@@ -265,24 +265,53 @@ def refresh_index(*, registry_ids: Sequence[str], index_dir: Path) -> int:
     return store.update(documents)
 
 
-def iter_documents(batch: int = 1000) -> Iterable[dict[str, Any]]:
+#: The columns an index document reads (``trial_index.document``).
+_DOCUMENT_COLUMNS = (
+    "id",
+    "registry_id",
+    "brief_title",
+    "summary",
+    "overall_status",
+    "phases",
+    "conditions",
+    "keywords",
+    "interventions",
+    "oncotree_codes",
+    "criteria",
+    "ctml_arms",
+)
+
+
+def iter_documents(batch: int = 2000) -> Iterable[dict[str, Any]]:
+    """Every trial's index document, read in batches of plain rows (no ORM objects: a rebuild
+    reads the whole table, and identity-mapped objects cost more than the documents)."""
+    columns = [Trial.__table__.c[name] for name in _DOCUMENT_COLUMNS]
+    site_columns = (TrialSite.trial_id, TrialSite.country, TrialSite.lat, TrialSite.lon)
     last = 0
     while True:
-        trials = list(
-            db.session.scalars(
-                select(Trial)
-                .where(Trial.id > last)
-                .order_by(Trial.id)
-                .limit(batch)
-                .options(selectinload(Trial.sites))
-            )
-        )
-        if not trials:
+        rows = db.session.execute(
+            select(*columns).where(Trial.id > last).order_by(Trial.id).limit(batch)
+        ).all()
+        if not rows:
             return
-        for trial in trials:
-            yield trial_index.document(trial)
-        last = trials[-1].id
-        db.session.expunge_all()
+        sites: dict[int, list[Any]] = {}
+        for site in db.session.execute(
+            select(*site_columns)
+            .where(TrialSite.trial_id >= rows[0].id, TrialSite.trial_id <= rows[-1].id)
+            .order_by(TrialSite.trial_id, TrialSite.id)
+        ):
+            sites.setdefault(site.trial_id, []).append(site)
+        for row in rows:
+            yield trial_index.document(_DocumentSource(row, sites.get(row.id, [])))
+        last = rows[-1].id
+
+
+class _DocumentSource:
+    """A trial row and its sites, shaped like ``Trial`` for ``trial_index.document``."""
+
+    def __init__(self, row: Any, sites: list[Any]) -> None:
+        self.__dict__.update(row._mapping)
+        self.sites = sites
 
 
 def index_readiness(*, index_dir: Path) -> tuple[bool, str]:
@@ -352,28 +381,45 @@ class _Candidate:
     distance: float | None = None
 
 
-def _filter_docs(searcher: Any, restrict: Any) -> Any:
-    """The documents a filter allows, computed once per searcher (Whoosh would enumerate them
-    on every search; the searcher is replaced when the index changes, and the cache with it)."""
-    cache = searcher.__dict__.setdefault("_dcc_filters", {})
-    key = repr(restrict)
-    if key not in cache:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = set(searcher.docs_for_query(restrict))
-    return cache[key]
-
-
 def _candidates(
-    store: IndexStore, query: Any, filters: trial_index.Filters, limit: int | None
+    store: IndexStore,
+    fiche: Fiche,
+    filters: trial_index.Filters,
+    limit: int,
+    *,
+    include_ineligible: bool,
 ) -> list[_Candidate]:
+    """The ``limit`` trials of the index that fit the fiche best, with their eligibility facts.
+
+    The status / phase / country filters are exact. Without ``include_ineligible``, the trials
+    whose age or sex criteria the fiche cannot meet are left out before the cut (they would be
+    dropped as ineligible anyway), so the candidates are spent on trials the patient may enter.
+    With it, they stay among the candidates, and are ranked after the others.
+    """
     restrict = trial_index.filter_query(filters)
+    terms = trial_index.fiche_terms(fiche)
     with store.searcher() as searcher:
-        allowed = _filter_docs(searcher, restrict) if restrict is not None else None
-        results = searcher.search(query, limit=limit, filter=allowed, optimize=True)
-        top = max((hit.score or 0.0 for hit in results), default=0.0) or 1.0
+        allowed = trial_index.docs_of(searcher, restrict) if restrict is not None else None
+        excluded: frozenset[int] = frozenset()
+        if not include_ineligible:
+            excluded = trial_index.excluded_by_demographics(searcher, fiche.age, fiche.sex)
+        if terms:
+            top = trial_index.top_documents(
+                searcher, terms, limit=limit, allowed=allowed, excluded=excluded
+            )
+        else:  # nothing to score on: any trial the filters allow, in index order
+            results = searcher.search(
+                trial_index.q.Every(),
+                limit=limit,
+                filter=set(allowed) if allowed is not None else None,  # Whoosh wants a set
+                mask=set(excluded) or None,
+            )
+            top = [(hit.docnum, 1.0) for hit in results]
+        best = max((score for _, score in top), default=0.0) or 1.0
         return [
-            _Candidate(hit["pk"], float(hit.score or 0.0) / top, hit["facts"]) for hit in results
+            _Candidate(stored["pk"], score / best, stored["facts"])
+            for docnum, score in top
+            for stored in (trial_index.stored(searcher, docnum),)
         ]
 
 
@@ -440,7 +486,9 @@ def search_trials(
     """
     filters = trial_index.Filters(tuple(statuses), tuple(phases), country)
     limit = max(CANDIDATES, page * page_size)
-    candidates = _candidates(index_store(index_dir), trial_index.fiche_query(fiche), filters, limit)
+    candidates = _candidates(
+        index_store(index_dir), fiche, filters, limit, include_ineligible=include_ineligible
+    )
     point = fiche.point()
     limit_km = max_distance_km
     if limit_km is None and fiche.residence is not None:

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from core.db import db
 from core.errors import NotFound, Unavailable
 from server.cli import main
-from trials import services
+from trials import eligibility, services
+from trials import index as trial_index
 from trials.cli import DEMO_DATA
 from trials.eligibility import INELIGIBLE, MET, NOT_MET
 from trials.models import Trial
@@ -206,3 +207,32 @@ def _script_info(app):
     from flask.cli import ScriptInfo
 
     return ScriptInfo(create_app=lambda: app)
+
+
+def test_candidates_skip_trials_the_age_excludes_unless_ineligible_ones_are_asked(
+    load_demo, fiche, index_dir
+):
+    load_demo()
+    store, filters = services.index_store(index_dir), trial_index.Filters()
+    sixteen = fiche(age=16)
+
+    def age_not_met(candidates):
+        return {
+            c.pk
+            for c in candidates
+            for r in eligibility.assess(
+                sixteen, eligibility.TrialCriteria(c.facts["criteria"], c.facts["arms"])
+            ).criteria
+            if r.kind == "age" and r.result == NOT_MET
+        }
+
+    every = services._candidates(store, sixteen, filters, 10_000, include_ineligible=True)
+    blocked = age_not_met(every)
+    assert blocked and len(blocked) < len(every)
+    # Without include_ineligible they never take a candidate's place...
+    few = services._candidates(store, sixteen, filters, 5, include_ineligible=False)
+    assert len(few) == 5 and not age_not_met(few)
+    kept = services._candidates(store, sixteen, filters, 10_000, include_ineligible=False)
+    assert len(kept) == len(every) - len(blocked)
+    # ...and the order of the others is the index's.
+    assert [c.pk for c in kept] == [c.pk for c in every if c.pk not in blocked]
