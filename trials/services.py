@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from whoosh.index import IndexError as WhooshIndexError
 
 from core import audit
 from core.auth import Principal
-from core.db import db
+from core.db import db, utcnow
 from core.errors import InvalidInput, NotFound
 from core.fiche import Fiche
-from core.search import IndexStore
+from core.search import IndexStore, IndexUnavailable
 from core.terminology import geo
 from trials import eligibility, extraction, importers, ranking
 from trials import index as trial_index
@@ -199,6 +204,9 @@ def import_records(
         else:
             report.unchanged += 1
             continue
+        # A change of sites alone updates no trial column: the index catch-up of the other
+        # nodes goes by this instant.
+        trial.updated_at = utcnow()
         report.changed.append(trial.registry_id)
     db.session.flush()
     if report.changed and principal is not None:
@@ -341,7 +349,96 @@ def rebuild_index(
     *, index_dir: Path, progress: Callable[[int], None] | None = None, procs: int = 1
 ) -> int:
     """Rebuild the whole index from the database and swap it in."""
-    return index_store(index_dir).rebuild(iter_documents(), progress=progress, procs=procs)
+    mark = _watermark()  # before reading: what changes during the build is caught up later
+    return index_store(index_dir).rebuild(
+        iter_documents(), progress=progress, procs=procs, meta={WATERMARK: json.dumps(mark)}
+    )
+
+
+# --- catch-up with the other nodes ----------------------------------------------------------
+#
+# Each node keeps its own index, and an import refreshes only the index of the node that served
+# it. A search compares, at most every CATCH_UP_SECONDS, the database's watermark (number of
+# trials, latest change) with the one stored with the index, and re-indexes what changed since.
+
+WATERMARK = "watermark"
+#: How often a node looks for the other nodes' writes.
+CATCH_UP_SECONDS = 30.0
+#: A write stamped before the last watermark may commit after it was read: re-index that much
+#: before it too (trials are written by imports, rarely, so the overlap costs little).
+CATCH_UP_OVERLAP = dt.timedelta(minutes=5)
+#: More changes than this are left to ``reindex`` (a search must not rebuild the index).
+CATCH_UP_MAX = 5000
+
+_checked: dict[Path, float] = {}
+_checked_lock = threading.Lock()
+
+
+def _watermark() -> dict[str, Any]:
+    count, latest = db.session.execute(
+        select(func.count(Trial.id), func.max(Trial.updated_at))
+    ).one()
+    return {"count": int(count or 0), "updated": latest.isoformat() if latest else None}
+
+
+def _due(path: Path) -> bool:
+    now = time.monotonic()
+    with _checked_lock:
+        if now - _checked.get(path, float("-inf")) < CATCH_UP_SECONDS:
+            return False
+        _checked[path] = now
+        return True
+
+
+def catch_up_index(*, index_dir: Path, force: bool = False) -> int:
+    """Re-index the trials changed since the index's watermark (other nodes' imports); returns
+    how many documents were written or deleted. Cheap when nothing changed: one aggregate query,
+    at most every ``CATCH_UP_SECONDS`` per process unless ``force``."""
+    store = index_store(index_dir)
+    if not (force or _due(store.path)):
+        return 0
+    try:
+        return _catch_up(store)
+    except (IndexUnavailable, WhooshIndexError, OSError, ValueError, EOFError) as error:
+        # a missing or damaged index: the search itself reports it
+        log.warning("trials index catch-up skipped: %s", type(error).__name__)
+        return 0
+
+
+def _catch_up(store: IndexStore) -> int:
+    if not store.exists():
+        return 0
+    current = _watermark()
+    stored = store.meta(WATERMARK)
+    if stored is not None and json.loads(stored) == current:
+        return 0
+    if stored is None and store.doc_count() == current["count"]:
+        # An index written before watermarks existed, complete: adopt the current one.
+        store.update([], meta={WATERMARK: json.dumps(current)})
+        return 0
+    previous = json.loads(stored) if stored is not None else {"count": 0, "updated": None}
+    changed = select(Trial.registry_id)
+    if previous["updated"]:
+        since = dt.datetime.fromisoformat(previous["updated"]) - CATCH_UP_OVERLAP
+        changed = changed.where(Trial.updated_at >= since)
+    ids = list(db.session.scalars(changed.limit(CATCH_UP_MAX + 1)))
+    if len(ids) > CATCH_UP_MAX:
+        log.warning("trials index %d+ changes behind the database: reindex", CATCH_UP_MAX)
+        return 0
+    documents = [trial_index.document(t) for t in _trials_by(ids)]
+    gone: list[str] = []
+    with store.searcher() as searcher:
+        indexed = searcher.doc_count() + sum(
+            1 for d in documents if (searcher.document_number(id=d["id"]) is None)
+        )
+        if indexed != current["count"]:  # some trials were deleted
+            known = set(db.session.scalars(select(Trial.registry_id)))
+            gone = [i for i in searcher.lexicon("id") if i.decode() not in known]
+    written = store.update(
+        documents, delete_ids=[g.decode() for g in gone], meta={WATERMARK: json.dumps(current)}
+    )
+    log.info("trials index caught up: %d re-indexed, %d deleted", written, len(gone))
+    return written + len(gone)
 
 
 # --- search -------------------------------------------------------------------------------
@@ -484,6 +581,7 @@ def search_trials(
     The index gives the candidates with their eligibility facts; they are assessed and ranked
     without touching the database, which is read only for the trials of the page returned.
     """
+    catch_up_index(index_dir=index_dir)
     filters = trial_index.Filters(tuple(statuses), tuple(phases), country)
     limit = max(CANDIDATES, page * page_size)
     candidates = _candidates(
@@ -541,6 +639,7 @@ def list_trials(
     page_size: int = 20,
 ) -> tuple[list[Trial], int]:
     """Free-text search (relevance order), or every trial by registry id without text."""
+    catch_up_index(index_dir=index_dir)
     filters = trial_index.Filters(tuple(statuses), tuple(phases), country)
     query = trial_index.text_query(text) if text else trial_index.q.Every()
     store = index_store(index_dir)
