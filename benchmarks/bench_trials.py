@@ -430,6 +430,19 @@ def measure_http(env: dict[str, str], token: str, bodies: list[dict], seconds: f
         server.wait(timeout=30)
 
 
+def _empty_database(url: str) -> None:
+    """Drop every table of the benchmark's own database (never point it at a shared one)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    if not (make_url(url).database or "").startswith("bench_"):
+        raise SystemExit("--database-url must name a database called bench_<something>")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100_000)
@@ -437,6 +450,12 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=1, help="index writer processes")
     parser.add_argument("--http-seconds", type=float, default=15)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_trials"))  # noqa: S108
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench_trials (default: SQLite "
+        "under --workdir); the database is emptied unless --reuse",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="keep an existing corpus (the index is rebuilt)"
     )
@@ -450,7 +469,7 @@ def main() -> None:
     from server.migrations_state import alembic_config
 
     workdir: Path = args.workdir
-    database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     env = {
         **os.environ,
         "DCC_DATABASE_URL": database_url,
@@ -460,10 +479,12 @@ def main() -> None:
         "DCC_LOG_LEVEL": "WARNING",
         "DCC_ENV": "development",
     }
-    fresh = not (args.reuse and (workdir / "bench.sqlite3").exists())
+    fresh = not (args.reuse and (workdir / "index").exists())
     if fresh:
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
+        if args.database_url:
+            _empty_database(database_url)
         command.upgrade(alembic_config(database_url), "head")
     app = create_app(
         env="development",
@@ -473,7 +494,8 @@ def main() -> None:
         index_dir=workdir / "index",
         log_level="WARNING",
     )
-    _log(f"bench_trials: {args.trials} synthetic trials under {workdir}")
+    engine_name = database_url.split(":", 1)[0]
+    _log(f"bench_trials: {args.trials} synthetic trials under {workdir} ({engine_name})")
     if fresh:
         load_corpus(app, args.trials)
     if fresh or not args.keep_index:

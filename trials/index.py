@@ -9,15 +9,18 @@ their synonyms (HER2 / ERBB2), so that free-text queries in English or French fi
 from __future__ import annotations
 
 import functools
+import heapq
 import re
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from whoosh import query as q
-from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
+from whoosh.searching import Searcher
 
 from core.fiche import Fiche
 from core.search import IndexStore, folding_analyzer
@@ -79,8 +82,11 @@ def schema() -> Schema:
         status=ID(),
         phases=KEYWORD(lowercase=False),
         countries=KEYWORD(lowercase=True, commas=True),
-        min_age=NUMERIC(float),
-        max_age=NUMERIC(float),
+        # The hard demographic bounds of the structured criteria (see ``demographics``): a
+        # search leaves out the trials they exclude before choosing its candidates.
+        age_min=ID(),
+        age_max=ID(),
+        sex=ID(),
     )
 
 
@@ -206,11 +212,49 @@ def document(trial: Any) -> dict[str, Any]:
         "phases": " ".join(trial.phases or []) or "NONE",
         "countries": ",".join(sorted({s.country for s in trial.sites if s.country})),
     }
-    if trial.min_age_years is not None:
-        doc["min_age"] = float(trial.min_age_years)
-    if trial.max_age_years is not None:
-        doc["max_age"] = float(trial.max_age_years)
+    low, high, sexes = demographics(trial.criteria or [])
+    if low is not None:
+        doc["age_min"] = f"{low:g}"
+    if high is not None:
+        doc["age_max"] = f"{high:g}"
+    if sexes:
+        doc["sex"] = " ".join(sorted(sexes))
     return doc
+
+
+def demographics(
+    criteria: Iterable[dict[str, Any]],
+) -> tuple[float | None, float | None, set[str]]:
+    """The age range and the sexes every inclusion criterion on age or sex allows.
+
+    A fiche outside them gets "not met" on one of those criteria (``eligibility._age`` and
+    ``_sex``: bounds inclusive, sex compared lower-case), so the trial is ineligible whatever else
+    it says: exactly the trials a search without ``include_ineligible`` may leave out up front.
+    """
+    low: float | None = None
+    high: float | None = None
+    sexes: set[str] = set()
+    for criterion in criteria:
+        if not criterion.get("include", True):
+            continue
+        if criterion.get("kind") == "age":
+            if criterion.get("min") is not None:
+                low = (
+                    max(low, float(criterion["min"]))
+                    if low is not None
+                    else float(criterion["min"])
+                )
+            if criterion.get("max") is not None:
+                high = (
+                    min(high, float(criterion["max"]))
+                    if high is not None
+                    else float(criterion["max"])
+                )
+        elif criterion.get("kind") == "sex" and criterion.get("value"):
+            sexes.add(str(criterion["value"]).lower())
+    if len(sexes) > 1:
+        sexes = {"none"}  # two different sexes required: nobody meets both
+    return low, high, sexes
 
 
 #: Sites whose coordinates a document carries for the distance filter (the rest stay in the DB).
@@ -255,30 +299,168 @@ def filter_query(filters: Filters) -> q.Query | None:
     return parts[0] if len(parts) == 1 else q.And(parts)
 
 
-def fiche_query(fiche: Fiche) -> q.Query:
-    """Candidates for a fiche: its tumour type (exact, broader, narrower), genes and variants."""
-    parts: list[q.Query] = []
+#: A term of a fiche query: (field, token, boost).
+FicheTerm = tuple[str, str, float]
+
+
+def fiche_terms(fiche: Fiche) -> list[FicheTerm]:
+    """The terms of a fiche: its tumour type (exact, broader, narrower), genes and variants."""
+    terms: list[FicheTerm] = []
     code = fiche.oncotree_code()
     if code:
         onco = tree()
-        parts.append(q.Term("codes", code, boost=8.0))
+        terms.append(("codes", code, 8.0))
         for distance, ancestor in enumerate(onco.ancestors(code), start=1):
-            parts.append(q.Term("codes", ancestor, boost=max(6.0 - 2 * distance, 2.0)))
+            terms.append(("codes", ancestor, max(6.0 - 2 * distance, 2.0)))
         narrower = sorted(onco.descendants(code))[:30]
-        parts.extend(q.Term("codes", d, boost=2.0) for d in narrower)
+        terms.extend(("codes", d, 2.0) for d in narrower)
     for marker in fiche.biomarkers:
         if marker.status != "positive":
             continue
-        parts.append(q.Term("genes", marker.name, boost=5.0))
+        terms.append(("genes", marker.name, 5.0))
         if marker.alteration:
             alteration = genes.normalize_alteration(marker.alteration) or marker.alteration
-            parts.append(q.Term("variants", variant_token(marker.name, alteration), boost=5.0))
+            terms.append(("variants", variant_token(marker.name, alteration), 5.0))
         # Text relevance: the gene named in the title or summary (BM25).
-        parts.append(q.Term("title", marker.name.lower(), boost=1.0))
-        parts.append(q.Term("body", marker.name.lower(), boost=0.5))
-    if not parts:
+        terms.append(("title", marker.name.lower(), 1.0))
+        terms.append(("body", marker.name.lower(), 0.5))
+    return list(dict.fromkeys(terms))  # Whoosh's Or drops repeated sub-queries too
+
+
+def fiche_query(fiche: Fiche) -> q.Query:
+    """The fiche's terms as one Whoosh query (``top_documents`` computes the same scores)."""
+    terms = fiche_terms(fiche)
+    if not terms:
         return q.Every()
-    return q.Or(parts)
+    return q.Or([q.Term(field, text, boost=boost) for field, text, boost in terms])
+
+
+# --- candidate selection on cached postings -------------------------------------------------
+#
+# Whoosh scores a query by walking matcher objects document by document, in Python: an Or of
+# forty terms over 100,000 trials costs hundreds of milliseconds. A fiche query only ever uses a
+# few hundred distinct terms (tumour types, genes, variants), so each term's BM25F scores are
+# computed once per searcher (Whoosh's own scorer, so the same figures) and a query is a sum of
+# dictionaries. The searcher is replaced when the index changes, and its caches with it.
+
+#: Terms whose scores a searcher keeps (the least recently used go first).
+TERM_CACHE = 256
+
+
+def _cache(searcher: Searcher, name: str) -> OrderedDict[Any, Any]:
+    return searcher.__dict__.setdefault(f"_dcc_{name}", OrderedDict())  # type: ignore[no-any-return]
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> Any:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return value
+
+
+def term_scores(searcher: Searcher, field: str, text: str) -> dict[int, float]:
+    """Document number -> BM25F score of one term (unboosted), cached on the searcher."""
+    cache = _cache(searcher, "terms")
+    key = (field, text)
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+        return found  # type: ignore[no-any-return]
+    scores: dict[int, float] = {}
+    term = searcher.schema[field].to_bytes(text)
+    if (field, term) in searcher.reader():
+        matcher = searcher.postings(field, term, weighting=searcher.weighting)
+        while matcher.is_active():
+            scores[matcher.id()] = matcher.score()
+            matcher.next()
+    return _remember(cache, key, scores, TERM_CACHE)  # type: ignore[no-any-return]
+
+
+#: Stored fields (pk, eligibility facts) a searcher keeps decoded.
+STORED_CACHE = 4000
+
+
+def stored(searcher: Searcher, docnum: int) -> dict[str, Any]:
+    """The stored fields of a document, decoded once per searcher (callers must not mutate)."""
+    cache = _cache(searcher, "stored")
+    found = cache.get(docnum)
+    if found is None:
+        found = _remember(cache, docnum, searcher.stored_fields(docnum), STORED_CACHE)
+    return found  # type: ignore[no-any-return]
+
+
+def docs_of(searcher: Searcher, query: q.Query) -> frozenset[int]:
+    """The documents a filter query allows, cached on the searcher."""
+    cache = _cache(searcher, "filters")
+    key = repr(query)
+    found = cache.get(key)
+    if found is None:
+        found = _remember(cache, key, frozenset(searcher.docs_for_query(query)), 64)
+    return found  # type: ignore[no-any-return]
+
+
+def _values(searcher: Searcher, field: str) -> dict[str, frozenset[int]]:
+    """Every value of a small ID field with its documents, cached on the searcher."""
+    cache = _cache(searcher, "values")
+    found = cache.get(field)
+    if found is None:
+        reader = searcher.reader()
+        found = {
+            text: frozenset(reader.postings(field, text).all_ids())
+            for text in reader.field_terms(field)
+        }
+        cache[field] = found
+    return found  # type: ignore[no-any-return]
+
+
+def excluded_by_demographics(
+    searcher: Searcher, age: float | None, sex: str | None
+) -> frozenset[int]:
+    """Documents whose age or sex criteria the fiche cannot meet (see ``demographics``)."""
+    cache = _cache(searcher, "demographics")
+    key = (age, sex)
+    found = cache.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    out: set[int] = set()
+    if age is not None:
+        for value, docs in _values(searcher, "age_min").items():
+            if float(value) > age:
+                out |= docs
+        for value, docs in _values(searcher, "age_max").items():
+            if float(value) < age:
+                out |= docs
+    if sex is not None:
+        for value, docs in _values(searcher, "sex").items():
+            if value != sex:
+                out |= docs
+    return _remember(cache, key, frozenset(out), 256)  # type: ignore[no-any-return]
+
+
+def top_documents(
+    searcher: Searcher,
+    terms: Sequence[FicheTerm],
+    *,
+    limit: int,
+    allowed: frozenset[int] | None = None,
+    excluded: frozenset[int] = frozenset(),
+) -> list[tuple[int, float]]:
+    """The ``limit`` best (document number, score) for the terms, as Whoosh's search of
+    ``fiche_query`` orders them (score, then document number), among the allowed documents."""
+    totals: dict[int, float] = {}
+    get = totals.get
+    for field, text, boost in terms:
+        for docnum, value in term_scores(searcher, field, text).items():
+            totals[docnum] = get(docnum, 0.0) + value * boost
+    if allowed is not None or excluded:
+        items: Iterable[tuple[int, float]] = (
+            (d, s)
+            for d, s in totals.items()
+            if (allowed is None or d in allowed) and d not in excluded
+        )
+    else:
+        items = totals.items()
+    return heapq.nsmallest(limit, items, key=lambda item: (-item[1], item[0]))
 
 
 def text_query(text: str) -> q.Query:

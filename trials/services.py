@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from whoosh.index import IndexError as WhooshIndexError
 
 from core import audit
 from core.auth import Principal
-from core.db import db
+from core.db import db, utcnow
 from core.errors import InvalidInput, NotFound
 from core.fiche import Fiche
-from core.search import IndexStore
+from core.search import IndexStore, IndexUnavailable
 from core.terminology import geo
 from trials import eligibility, extraction, importers, ranking
 from trials import index as trial_index
@@ -199,6 +204,9 @@ def import_records(
         else:
             report.unchanged += 1
             continue
+        # A change of sites alone updates no trial column: the index catch-up of the other
+        # nodes goes by this instant.
+        trial.updated_at = utcnow()
         report.changed.append(trial.registry_id)
     db.session.flush()
     if report.changed and principal is not None:
@@ -265,24 +273,53 @@ def refresh_index(*, registry_ids: Sequence[str], index_dir: Path) -> int:
     return store.update(documents)
 
 
-def iter_documents(batch: int = 1000) -> Iterable[dict[str, Any]]:
+#: The columns an index document reads (``trial_index.document``).
+_DOCUMENT_COLUMNS = (
+    "id",
+    "registry_id",
+    "brief_title",
+    "summary",
+    "overall_status",
+    "phases",
+    "conditions",
+    "keywords",
+    "interventions",
+    "oncotree_codes",
+    "criteria",
+    "ctml_arms",
+)
+
+
+def iter_documents(batch: int = 2000) -> Iterable[dict[str, Any]]:
+    """Every trial's index document, read in batches of plain rows (no ORM objects: a rebuild
+    reads the whole table, and identity-mapped objects cost more than the documents)."""
+    columns = [Trial.__table__.c[name] for name in _DOCUMENT_COLUMNS]
+    site_columns = (TrialSite.trial_id, TrialSite.country, TrialSite.lat, TrialSite.lon)
     last = 0
     while True:
-        trials = list(
-            db.session.scalars(
-                select(Trial)
-                .where(Trial.id > last)
-                .order_by(Trial.id)
-                .limit(batch)
-                .options(selectinload(Trial.sites))
-            )
-        )
-        if not trials:
+        rows = db.session.execute(
+            select(*columns).where(Trial.id > last).order_by(Trial.id).limit(batch)
+        ).all()
+        if not rows:
             return
-        for trial in trials:
-            yield trial_index.document(trial)
-        last = trials[-1].id
-        db.session.expunge_all()
+        sites: dict[int, list[Any]] = {}
+        for site in db.session.execute(
+            select(*site_columns)
+            .where(TrialSite.trial_id >= rows[0].id, TrialSite.trial_id <= rows[-1].id)
+            .order_by(TrialSite.trial_id, TrialSite.id)
+        ):
+            sites.setdefault(site.trial_id, []).append(site)
+        for row in rows:
+            yield trial_index.document(_DocumentSource(row, sites.get(row.id, [])))
+        last = rows[-1].id
+
+
+class _DocumentSource:
+    """A trial row and its sites, shaped like ``Trial`` for ``trial_index.document``."""
+
+    def __init__(self, row: Any, sites: list[Any]) -> None:
+        self.__dict__.update(row._mapping)
+        self.sites = sites
 
 
 def index_readiness(*, index_dir: Path) -> tuple[bool, str]:
@@ -312,7 +349,96 @@ def rebuild_index(
     *, index_dir: Path, progress: Callable[[int], None] | None = None, procs: int = 1
 ) -> int:
     """Rebuild the whole index from the database and swap it in."""
-    return index_store(index_dir).rebuild(iter_documents(), progress=progress, procs=procs)
+    mark = _watermark()  # before reading: what changes during the build is caught up later
+    return index_store(index_dir).rebuild(
+        iter_documents(), progress=progress, procs=procs, meta={WATERMARK: json.dumps(mark)}
+    )
+
+
+# --- catch-up with the other nodes ----------------------------------------------------------
+#
+# Each node keeps its own index, and an import refreshes only the index of the node that served
+# it. A search compares, at most every CATCH_UP_SECONDS, the database's watermark (number of
+# trials, latest change) with the one stored with the index, and re-indexes what changed since.
+
+WATERMARK = "watermark"
+#: How often a node looks for the other nodes' writes.
+CATCH_UP_SECONDS = 30.0
+#: A write stamped before the last watermark may commit after it was read: re-index that much
+#: before it too (trials are written by imports, rarely, so the overlap costs little).
+CATCH_UP_OVERLAP = dt.timedelta(minutes=5)
+#: More changes than this are left to ``reindex`` (a search must not rebuild the index).
+CATCH_UP_MAX = 5000
+
+_checked: dict[Path, float] = {}
+_checked_lock = threading.Lock()
+
+
+def _watermark() -> dict[str, Any]:
+    count, latest = db.session.execute(
+        select(func.count(Trial.id), func.max(Trial.updated_at))
+    ).one()
+    return {"count": int(count or 0), "updated": latest.isoformat() if latest else None}
+
+
+def _due(path: Path) -> bool:
+    now = time.monotonic()
+    with _checked_lock:
+        if now - _checked.get(path, float("-inf")) < CATCH_UP_SECONDS:
+            return False
+        _checked[path] = now
+        return True
+
+
+def catch_up_index(*, index_dir: Path, force: bool = False) -> int:
+    """Re-index the trials changed since the index's watermark (other nodes' imports); returns
+    how many documents were written or deleted. Cheap when nothing changed: one aggregate query,
+    at most every ``CATCH_UP_SECONDS`` per process unless ``force``."""
+    store = index_store(index_dir)
+    if not (force or _due(store.path)):
+        return 0
+    try:
+        return _catch_up(store)
+    except (IndexUnavailable, WhooshIndexError, OSError, ValueError, EOFError) as error:
+        # a missing or damaged index: the search itself reports it
+        log.warning("trials index catch-up skipped: %s", type(error).__name__)
+        return 0
+
+
+def _catch_up(store: IndexStore) -> int:
+    if not store.exists():
+        return 0
+    current = _watermark()
+    stored = store.meta(WATERMARK)
+    if stored is not None and json.loads(stored) == current:
+        return 0
+    if stored is None and store.doc_count() == current["count"]:
+        # An index written before watermarks existed, complete: adopt the current one.
+        store.update([], meta={WATERMARK: json.dumps(current)})
+        return 0
+    previous = json.loads(stored) if stored is not None else {"count": 0, "updated": None}
+    changed = select(Trial.registry_id)
+    if previous["updated"]:
+        since = dt.datetime.fromisoformat(previous["updated"]) - CATCH_UP_OVERLAP
+        changed = changed.where(Trial.updated_at >= since)
+    ids = list(db.session.scalars(changed.limit(CATCH_UP_MAX + 1)))
+    if len(ids) > CATCH_UP_MAX:
+        log.warning("trials index %d+ changes behind the database: reindex", CATCH_UP_MAX)
+        return 0
+    documents = [trial_index.document(t) for t in _trials_by(ids)]
+    gone: list[str] = []
+    with store.searcher() as searcher:
+        indexed = searcher.doc_count() + sum(
+            1 for d in documents if (searcher.document_number(id=d["id"]) is None)
+        )
+        if indexed != current["count"]:  # some trials were deleted
+            known = set(db.session.scalars(select(Trial.registry_id)))
+            gone = [i for i in searcher.lexicon("id") if i.decode() not in known]
+    written = store.update(
+        documents, delete_ids=[g.decode() for g in gone], meta={WATERMARK: json.dumps(current)}
+    )
+    log.info("trials index caught up: %d re-indexed, %d deleted", written, len(gone))
+    return written + len(gone)
 
 
 # --- search -------------------------------------------------------------------------------
@@ -352,28 +478,45 @@ class _Candidate:
     distance: float | None = None
 
 
-def _filter_docs(searcher: Any, restrict: Any) -> Any:
-    """The documents a filter allows, computed once per searcher (Whoosh would enumerate them
-    on every search; the searcher is replaced when the index changes, and the cache with it)."""
-    cache = searcher.__dict__.setdefault("_dcc_filters", {})
-    key = repr(restrict)
-    if key not in cache:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = set(searcher.docs_for_query(restrict))
-    return cache[key]
-
-
 def _candidates(
-    store: IndexStore, query: Any, filters: trial_index.Filters, limit: int | None
+    store: IndexStore,
+    fiche: Fiche,
+    filters: trial_index.Filters,
+    limit: int,
+    *,
+    include_ineligible: bool,
 ) -> list[_Candidate]:
+    """The ``limit`` trials of the index that fit the fiche best, with their eligibility facts.
+
+    The status / phase / country filters are exact. Without ``include_ineligible``, the trials
+    whose age or sex criteria the fiche cannot meet are left out before the cut (they would be
+    dropped as ineligible anyway), so the candidates are spent on trials the patient may enter.
+    With it, they stay among the candidates, and are ranked after the others.
+    """
     restrict = trial_index.filter_query(filters)
+    terms = trial_index.fiche_terms(fiche)
     with store.searcher() as searcher:
-        allowed = _filter_docs(searcher, restrict) if restrict is not None else None
-        results = searcher.search(query, limit=limit, filter=allowed, optimize=True)
-        top = max((hit.score or 0.0 for hit in results), default=0.0) or 1.0
+        allowed = trial_index.docs_of(searcher, restrict) if restrict is not None else None
+        excluded: frozenset[int] = frozenset()
+        if not include_ineligible:
+            excluded = trial_index.excluded_by_demographics(searcher, fiche.age, fiche.sex)
+        if terms:
+            top = trial_index.top_documents(
+                searcher, terms, limit=limit, allowed=allowed, excluded=excluded
+            )
+        else:  # nothing to score on: any trial the filters allow, in index order
+            results = searcher.search(
+                trial_index.q.Every(),
+                limit=limit,
+                filter=set(allowed) if allowed is not None else None,  # Whoosh wants a set
+                mask=set(excluded) or None,
+            )
+            top = [(hit.docnum, 1.0) for hit in results]
+        best = max((score for _, score in top), default=0.0) or 1.0
         return [
-            _Candidate(hit["pk"], float(hit.score or 0.0) / top, hit["facts"]) for hit in results
+            _Candidate(stored["pk"], score / best, stored["facts"])
+            for docnum, score in top
+            for stored in (trial_index.stored(searcher, docnum),)
         ]
 
 
@@ -438,9 +581,12 @@ def search_trials(
     The index gives the candidates with their eligibility facts; they are assessed and ranked
     without touching the database, which is read only for the trials of the page returned.
     """
+    catch_up_index(index_dir=index_dir)
     filters = trial_index.Filters(tuple(statuses), tuple(phases), country)
     limit = max(CANDIDATES, page * page_size)
-    candidates = _candidates(index_store(index_dir), trial_index.fiche_query(fiche), filters, limit)
+    candidates = _candidates(
+        index_store(index_dir), fiche, filters, limit, include_ineligible=include_ineligible
+    )
     point = fiche.point()
     limit_km = max_distance_km
     if limit_km is None and fiche.residence is not None:
@@ -493,6 +639,7 @@ def list_trials(
     page_size: int = 20,
 ) -> tuple[list[Trial], int]:
     """Free-text search (relevance order), or every trial by registry id without text."""
+    catch_up_index(index_dir=index_dir)
     filters = trial_index.Filters(tuple(statuses), tuple(phases), country)
     query = trial_index.text_query(text) if text else trial_index.q.Every()
     store = index_store(index_dir)

@@ -59,6 +59,13 @@ class TrialSearch(MethodView):
         unknown when the fiche lacks the data, with the fiche value and the trial's evidence.
         Trials with a criterion not met are left out unless `include_ineligible` is true; they
         then come last with their reasons. Sites within the distance are listed nearest first.
+
+        The index first narrows the registry to the 150 trials (or more, for later pages) that
+        best match the fiche's tumour type, genes and variants, among those the status, phase
+        and country filters allow; only these are assessed criterion by criterion, and `total`
+        counts the ones kept. Without `include_ineligible`, trials whose age or sex criteria the
+        fiche cannot meet are removed before that cut, so they never take a place; with it,
+        they compete for the places on their index score and are ranked last.
         """
         hits, total = services.search_trials(
             fiche=search["fiche"],

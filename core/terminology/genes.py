@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: Canonical symbol -> synonyms used in trials, referentials and reports (case-insensitive).
@@ -79,6 +80,7 @@ for _canonical, _names in GENE_SYNONYMS.items():
         _LOOKUP.setdefault(_name, _canonical)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called for every criterion of every candidate
 def canonical_gene(name: str) -> str:
     """HER2 -> ERBB2; PD-L1, ER and PR stay markers; unknown names are upper-cased."""
     key = re.sub(r"\s+", " ", name.strip().upper())
@@ -123,6 +125,7 @@ _THREE_LETTER = re.compile(r"^([A-Z][a-z]{2})(\d+)([A-Z][a-z]{2}|\*|=)?$")
 _PROTEIN = re.compile(r"^(?:P\.)?([A-Z*])(\d+)([A-Z*=]|FS|DEL|INS|DUP|_?[A-Z]\d+DEL)?$", re.I)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called for every criterion of every candidate
 def normalize_alteration(text: str | None) -> str | None:
     """Normalise how an alteration is written, so that trials and fiches compare equal.
 

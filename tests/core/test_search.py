@@ -64,3 +64,20 @@ def test_missing_and_damaged_index_are_reported(store):
 def test_unknown_language():
     with pytest.raises(ValueError, match="unknown analysis language"):
         folding_analyzer("de")
+
+
+def _stored_ids(store):
+    with store.searcher() as searcher:
+        reader = searcher.reader()
+        return sorted(reader.stored_fields(d)["id"] for d in reader.all_doc_ids())
+
+
+def test_a_cached_searcher_sees_later_deletions_and_replacements(tmp_path):
+    store = IndexStore(tmp_path / "x", Schema(id=ID(stored=True, unique=True)))
+    store.rebuild([{"id": "a"}, {"id": "b"}])
+    assert _stored_ids(store) == ["a", "b"]  # the searcher is now cached for this thread
+    # Every document of the first segment deleted or replaced: Whoosh drops the segment.
+    store.update([{"id": "b"}, {"id": "c"}], delete_ids=["a"])
+    assert _stored_ids(store) == ["b", "c"]
+    store.update([{"id": "c"}])
+    assert _stored_ids(store) == ["b", "c"]

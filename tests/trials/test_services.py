@@ -1,3 +1,5 @@
+import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,8 @@ from sqlalchemy import select
 from core.db import db
 from core.errors import NotFound, Unavailable
 from server.cli import main
-from trials import services
+from trials import eligibility, services
+from trials import index as trial_index
 from trials.cli import DEMO_DATA
 from trials.eligibility import INELIGIBLE, MET, NOT_MET
 from trials.models import Trial
@@ -206,3 +209,90 @@ def _script_info(app):
     from flask.cli import ScriptInfo
 
     return ScriptInfo(create_app=lambda: app)
+
+
+def test_candidates_skip_trials_the_age_excludes_unless_ineligible_ones_are_asked(
+    load_demo, fiche, index_dir
+):
+    load_demo()
+    store, filters = services.index_store(index_dir), trial_index.Filters()
+    sixteen = fiche(age=16)
+
+    def age_not_met(candidates):
+        return {
+            c.pk
+            for c in candidates
+            for r in eligibility.assess(
+                sixteen, eligibility.TrialCriteria(c.facts["criteria"], c.facts["arms"])
+            ).criteria
+            if r.kind == "age" and r.result == NOT_MET
+        }
+
+    every = services._candidates(store, sixteen, filters, 10_000, include_ineligible=True)
+    blocked = age_not_met(every)
+    assert blocked and len(blocked) < len(every)
+    # Without include_ineligible they never take a candidate's place...
+    few = services._candidates(store, sixteen, filters, 5, include_ineligible=False)
+    assert len(few) == 5 and not age_not_met(few)
+    kept = services._candidates(store, sixteen, filters, 10_000, include_ineligible=False)
+    assert len(kept) == len(every) - len(blocked)
+    # ...and the order of the others is the index's.
+    assert [c.pk for c in kept] == [c.pk for c in every if c.pk not in blocked]
+
+
+def _indexed_ids(index_dir):
+    with services.index_store(index_dir).searcher() as searcher:
+        reader = searcher.reader()
+        return {reader.stored_fields(d)["id"] for d in reader.all_doc_ids()}
+
+
+def test_catch_up_reindexes_what_other_nodes_changed(load_demo, index_dir, monkeypatch):
+    load_demo()
+    assert services.catch_up_index(index_dir=index_dir, force=True) == 0  # up to date
+    # Another node's import: written to the database, not to this node's index.
+    trial = db.session.scalars(select(Trial).order_by(Trial.id)).first()
+    trial.brief_title = "Zorblatinib for everyone"
+    trial.updated_at = trial.updated_at + dt.timedelta(seconds=1)
+    gone = db.session.scalars(select(Trial).order_by(Trial.id.desc())).first()
+    gone_id = gone.registry_id
+    db.session.delete(gone)
+    added = Trial(
+        registry_id="NCT99999999",
+        source="ctgov",
+        brief_title="Quuxumab in melanoma",
+        overall_status="RECRUITING",
+    )
+    db.session.add(added)
+    db.session.flush()
+    # A search looks at most every CATCH_UP_SECONDS: this node has just looked...
+    path = services.index_store(index_dir).path
+    monkeypatch.setattr(services, "_checked", {path: time.monotonic()})
+    assert not services.list_trials(index_dir=index_dir, text="zorblatinib")[0]
+    # ...and looks again once the delay is over.
+    monkeypatch.setattr(services, "_checked", {path: time.monotonic() - 31})
+    services.list_trials(index_dir=index_dir, text="quuxumab")
+    assert services.catch_up_index(index_dir=index_dir) == 0  # too soon to look again
+
+    found, _ = services.list_trials(index_dir=index_dir, text="zorblatinib")
+    assert [t.registry_id for t in found] == [trial.registry_id]
+    found, _ = services.list_trials(index_dir=index_dir, text="quuxumab")
+    assert [t.registry_id for t in found] == ["NCT99999999"]
+    ids = _indexed_ids(index_dir)
+    assert gone_id not in ids and len(ids) == services.count_trials()
+    assert services.catch_up_index(index_dir=index_dir, force=True) == 0
+
+
+def test_catch_up_adopts_a_complete_index_without_watermark(load_demo, index_dir):
+    load_demo()
+    store = services.index_store(index_dir)
+    (store.path / f"META-{services.WATERMARK}").unlink()
+    assert services.catch_up_index(index_dir=index_dir, force=True) == 0
+    assert store.meta(services.WATERMARK) is not None
+    store.rebuild([])  # an empty index under a filled database: everything is caught up
+    assert services.catch_up_index(index_dir=index_dir, force=True) == services.count_trials()
+
+
+def test_catch_up_leaves_a_missing_index_to_the_search(tmp_path, fiche):
+    assert services.catch_up_index(index_dir=tmp_path, force=True) == 0
+    with pytest.raises(Unavailable):
+        services.search_trials(fiche=fiche(), index_dir=tmp_path)
