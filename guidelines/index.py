@@ -62,8 +62,7 @@ class GuidelineIndex:
             return [int(hit["id"]) for hit in searcher.search(query, limit=limit)]
 
     def update(self, documents: Iterable[dict[str, Any]]) -> int:
-        if not self.store.exists():
-            self.store.create_empty()
+        """Raises ``IndexUnavailable`` when the index is missing: only a rebuild restores it."""
         return self.store.update(documents)
 
     def rebuild(self, documents: Iterable[dict[str, Any]], **kwargs: Any) -> int:
