@@ -41,6 +41,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -206,7 +207,7 @@ def driver(args: tuple) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
             status, _, _ = call(port, method, path, body, headers)
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:
             status = type(error).__name__
         latencies[op].append(time.perf_counter() - t0)
         if status != EXPECTED.get(op, 200):
@@ -219,7 +220,7 @@ def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, se
     if op == "directory search":
         return (
             "GET",
-            f"/directory/practitioners?q={rng.choice(plan['queries'])}&page_size=20",
+            f"/directory/practitioners?q={quote(rng.choice(plan['queries']))}&page_size=20",
             None,
             admin,
         )
