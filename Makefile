@@ -1,6 +1,7 @@
 # The front door: CI calls the same targets.  `make help` lists them.
 # CPython 3.12 when the machine has it: the pyenv build of 3.11.7 here corrupts memory under the
-# calendar pages (a GC segfault, reproduced by tests/web/test_interpreter.py; none on 3.12.1).
+# calendar pages (a segfault in the garbage collector after a few hundred renders of the demo
+# calendar; docs/operations.md, "Python version"); 3.12.1 runs the same load without a crash.
 PYTHON ?= $(firstword $(shell command -v python3.12 2>/dev/null) python3)
 VENV := .venv
 BIN := $(VENV)/bin

@@ -164,12 +164,18 @@ class IndexStore:
     # --- reading ------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        return self.path.is_dir() and index.exists_in(str(self.path))
+        """Whether an index is there, usable or not (``open`` tells a damaged one)."""
+        if not self.path.is_dir():
+            return False
+        try:
+            return bool(index.exists_in(str(self.path)))
+        except Exception:  # Whoosh parses the table of contents: a damaged one raises
+            return True
 
     def _build_id(self) -> str:
         try:
             return (self.path / _MARKER).read_text().strip()
-        except OSError:
+        except (OSError, ValueError):  # missing, or damaged (not UTF-8): open() will tell
             return ""
 
     def open(self) -> index.Index:

@@ -64,8 +64,7 @@ class GuidelineIndex:
             return [int(hit["id"]) for hit in searcher.search(query, limit=limit)]
 
     def update(self, documents: Iterable[dict[str, Any]]) -> int:
-        if not self.store.exists():
-            self.store.create_empty()
+        """Raises ``IndexUnavailable`` when the index is missing: only a rebuild restores it."""
         return self.store.update(documents)
 
     def rebuild(
@@ -82,7 +81,7 @@ class GuidelineIndex:
         """The database state of the last full rebuild ("" when unknown)."""
         try:
             return (self.store.path / WATERMARK).read_text(encoding="utf-8").strip()
-        except OSError:
+        except (OSError, ValueError):  # missing, or damaged (not UTF-8)
             return ""
 
     def check(self) -> tuple[bool, str]:

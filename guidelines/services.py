@@ -155,8 +155,9 @@ def catch_up_index(index: GuidelineIndex) -> bool:
     Referentials are curated by hand (hundreds of versions, a few writes a day): a full
     rebuild on the first search after a change costs milliseconds and can never drift.
     """
-    if index.store.exists() and index.watermark() == database_watermark():
-        return False
+    if not index.store.exists() or index.watermark() == database_watermark():
+        return False  # a lost index stays lost (503) until `guidelines reindex`
+    index.store.open().close()  # a damaged one too: IndexUnavailable, not a quiet rebuild
     count = rebuild_index(index)
     log.info("guidelines index caught up with the database (%d versions)", count)
     return True

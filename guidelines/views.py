@@ -55,9 +55,9 @@ def _setup(state: Any) -> None:
 
 
 def _index() -> GuidelineIndex:
+    # A lost index is not silently recreated empty (searches would answer nothing and
+    # readiness turn green): it stays missing, searches answer 503, until the reindex command.
     index: GuidelineIndex = current_app.extensions["guidelines_index"]
-    if not index.store.exists():
-        index.store.create_empty()
     return index
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from alembic import command
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from core import oauth
 from core.auth import Role, claims_for, mint_token
@@ -142,13 +142,29 @@ def demo_loaders() -> list[tuple[str, Any]]:
     ]
 
 
-main.add_command(directory_group)
-main.add_command(guidelines_cli.guidelines)
+def _in_app_context(group: click.Group) -> click.Group:
+    """Run every command of a domain's group inside the application context.
+
+    A plain ``click.group`` added to the FlaskGroup gets no application (so no database):
+    ``dcc-services guidelines reindex`` failed with "Could not locate a bind". Wrapping here,
+    where the domains are composed, covers every group whatever its class.
+    """
+    for command_ in group.commands.values():
+        if isinstance(command_, click.Group):
+            _in_app_context(command_)
+        elif command_.callback is not None and not getattr(command_, "_dcc_app", False):
+            command_.callback = with_appcontext(command_.callback)
+            command_._dcc_app = True  # type: ignore[attr-defined]
+    return group
+
+
+main.add_command(_in_app_context(directory_group))
+main.add_command(_in_app_context(guidelines_cli.guidelines))
 
 
 # --- tokens and clients -------------------------------------------------------------------
 
-main.add_command(planning_cli.planning)
+main.add_command(_in_app_context(planning_cli.planning))
 
 
 @main.command("token")

@@ -81,3 +81,22 @@ def test_a_cached_searcher_sees_later_deletions_and_replacements(tmp_path):
     assert _stored_ids(store) == ["b", "c"]
     store.update([{"id": "c"}])
     assert _stored_ids(store) == ["b", "c"]
+
+
+# Found by the index drill (tests/drills): a damaged build marker gave a 500.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_every_file_damaged_under_a_cached_searcher_is_reported(store):
+    store.rebuild([{"id": "1", "body": "colon"}])
+    assert _ids(store, "colon") == ["1"]  # a searcher is now cached for this thread
+    for path in store.path.iterdir():
+        if path.is_file():
+            path.write_bytes(b"\x9c\xff garbage " * (path.stat().st_size // 11 + 1))
+    with pytest.raises(IndexUnavailable):
+        _ids(store, "colon")
+    assert store.check()[0] is False
+    # startup code that creates a missing index must neither crash nor hide the damage
+    assert store.exists()
+    store.create_empty()
+    assert store.check()[0] is False
+    store.rebuild([{"id": "2", "body": "rectum"}])
+    assert _ids(store, "rectum") == ["2"]

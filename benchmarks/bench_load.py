@@ -1,0 +1,415 @@
+"""Mixed load test: gunicorn with the production settings on PostgreSQL, every module at once.
+
+    flock /tmp/dcc-bench.lock .venv/bin/python benchmarks/bench_load.py \\
+        [--scale 0.1] [--seconds 60] [--clients 8] [--database bench_proof]
+
+1. Loads a scratch PostgreSQL database (``--database``, dropped and created again) with the
+   module benchmarks' own generators, at ``--scale`` of their national sizes:
+   planning (benchmarks/bench_planning.populate: RCPs, sessions, registrations and their
+   directory rows), the RPPS directory (planning.directory.synthetic.national_lines, imported
+   by ``dcc-services directory import-rpps``), trials (benchmarks/bench_trials.load_corpus)
+   and guideline referentials (benchmarks/bench_guidelines.populate); then rebuilds both
+   search indexes with the CLI.
+2. Starts gunicorn with server/gunicorn_conf.py (2 x cores sync workers) and DCC_ENV=production
+   (own key and secret, https public URL, pool and statement timeout of .env.example). The feed
+   rate limit is raised: every client here shares one address, unlike calendar clients.
+3. From ``--clients`` driver processes (http.client, a new connection per request as calendar
+   clients and RCP software do): first ``GET /health/live`` alone for ``--base-seconds`` (the
+   ratio's base), then for ``--seconds`` the mixed workload, by weight: directory name search,
+   regional month of sessions, one session, feed revalidation (If-None-Match -> 304), trial
+   search for a fiche, guideline evaluation, registration of a dossier.
+4. Prints throughput, p50/p95/p99 per operation, errors (any status other than the expected
+   one), and the mixed throughput as a ratio of /health/live. Target (issue 9): >= 500
+   requests/s overall on 2 cores with no error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import bench_directory  # noqa: E402
+import bench_guidelines  # noqa: E402
+import bench_planning  # noqa: E402
+import bench_trials  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from core.auth import SigningKey, claims_for, mint_token  # noqa: E402
+from planning.directory.synthetic import Site, national_lines, rpps_header  # noqa: E402
+
+CLI = [sys.executable, "-c", "from server.cli import main; main()"]
+ISSUER = "https://dcc-load.example.fr"
+TARGET_RPS = 500
+#: Operation -> weight in the mix.
+MIX = {
+    "directory search": 3,
+    "sessions month": 2,
+    "session": 2,
+    "feed 304": 3,
+    "trial search": 1,
+    "guideline evaluation": 2,
+    "registration": 1,
+}
+EXPECTED = {"feed 304": 304, "registration": 201}
+#: National sizes of the module benchmarks, multiplied by --scale.
+NATIONAL = {
+    "rcps": 3000,
+    "sessions": 55_000,
+    "registrations": 1_000_000,
+    "professionals": 1_200_000,
+    "trials": 20_000,
+    "referentials": 200,
+}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args[:6])} failed: {done.stdout[-800:]} {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def recreate_database(url: str) -> None:
+    parsed = make_url(url)
+    if not str(parsed.database).startswith("bench_"):
+        raise SystemExit("the load test drops its database: give a bench_* name")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def load(url: str, env: dict[str, str], work: Path, sizes: dict[str, int]) -> dict[str, Any]:
+    run(*CLI, "db", "upgrade", env=env)
+    started = time.perf_counter()
+    planning = bench_planning.populate(
+        url, rcps=sizes["rcps"], sessions=sizes["sessions"], registrations=sizes["registrations"]
+    )
+    print(f"  planning: {planning['rows']} in {time.perf_counter() - started:.0f} s", flush=True)
+
+    started = time.perf_counter()
+    rng = random.Random(2026)
+    places = bench_directory.establishments(200, rng)
+    sites = [
+        Site(p["finess"], p["finess_ej"], p["name"], p["street"], p["postal_code"], p["city"],
+             p["department"])
+        for p in places
+    ]  # fmt: skip
+    extraction = work / "PS_LibreAcces_Personne_activite_load.txt"
+    samples: list[str] = []
+    with extraction.open("w", encoding="utf-8") as handle:
+        handle.write(rpps_header() + "\n")
+        for n, line in enumerate(
+            national_lines(rng, professionals=sizes["professionals"], sites=sites)
+        ):
+            handle.write(line + "\n")
+            if n % 97 == 0:
+                fields = line.split("|", 9)
+                samples.append(f"{fields[7]}|{fields[8]}")
+    run(*CLI, "directory", "import-rpps", "--keep-missing", str(extraction), env=env)
+    print(
+        f"  directory: {sizes['professionals']} professionals imported "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+    started = time.perf_counter()
+    from core.db import db
+    from server.app import create_app
+
+    app = create_app(
+        env="development",
+        database_url=url,
+        instance_dir=work,
+        index_dir=work / "index",
+        signing_key_file=work / "signing-key.pem",
+        log_level="WARNING",
+    )
+    bench_trials.load_corpus(app, sizes["trials"])
+    with app.app_context():
+        bench_guidelines.populate(url, sizes["referentials"], 40, 5)
+    db.session.remove()
+    run(*CLI, "trials", "reindex", env=env)
+    run(*CLI, "guidelines", "reindex", env=env)
+    print(
+        f"  trials {sizes['trials']} and referentials {sizes['referentials']} loaded and "
+        f"indexed in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    return {"planning": planning, "samples": samples}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(
+    port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        all_headers = dict(headers or {})
+        if payload is not None:
+            all_headers["Content-Type"] = "application/json"
+        connection.request(method, path, body=payload, headers=all_headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def driver(args: tuple) -> dict[str, Any]:
+    """One client process: the live phase, then the mixed phase; latencies per operation."""
+    port, plan, seed, base_seconds, seconds, start_at = args
+    rng = random.Random(seed)
+    while time.time() < start_at:
+        time.sleep(0.01)
+    live: list[float] = []
+    stop = time.monotonic() + base_seconds
+    while time.monotonic() < stop:
+        t0 = time.perf_counter()
+        status, _, _ = call(port, "GET", "/health/live")
+        live.append(time.perf_counter() - t0)
+    ops = list(MIX)
+    weights = list(MIX.values())
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    serial = changed = 0
+    etags: dict[str, str] = {}
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        op = rng.choices(ops, weights)[0]
+        method, path, body, headers = request_for(op, plan, rng, seed, serial)
+        serial += 1
+        if op == "feed 304":  # a calendar client sends the ETag it last received
+            headers = {"If-None-Match": etags.get(path, headers["If-None-Match"])}
+        t0 = time.perf_counter()
+        try:
+            status, answer_headers, _ = call(port, method, path, body, headers)
+        except (OSError, http.client.HTTPException) as error:
+            status, answer_headers = type(error).__name__, {}
+        latencies[op].append(time.perf_counter() - t0)
+        if op == "feed 304" and status == 200:
+            # registrations change the sessions' counts, so the feed: a new version, not an error
+            etags[path] = answer_headers["ETag"]
+            changed += 1
+        elif status != EXPECTED.get(op, 200):
+            errors[f"{op}: {status}"] += 1
+    return {
+        "live": live,
+        "latencies": dict(latencies),
+        "errors": dict(errors),
+        "feeds changed": changed,
+    }
+
+
+def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, serial: int):
+    admin = plan["admin"]
+    if op == "directory search":
+        return (
+            "GET",
+            f"/directory/practitioners?q={quote(rng.choice(plan['queries']))}&page_size=20",
+            None,
+            admin,
+        )
+    if op == "sessions month":
+        region = rng.choice(plan["regions"])
+        start = rng.choice(plan["months"])
+        end = (start + dt.timedelta(days=32)).replace(day=1)
+        path = f"/planning/sessions?region={region}&from={start:%Y-%m-%d}&to={end:%Y-%m-%d}"
+        return "GET", path, None, admin
+    if op == "session":
+        return "GET", f"/planning/sessions/{rng.choice(plan['sessions'])}", None, admin
+    if op == "feed 304":
+        path, etag = rng.choice(plan["feeds"])
+        return "GET", path, None, {"If-None-Match": etag}
+    if op == "trial search":
+        return "POST", "/trials/search", {"fiche": rng.choice(plan["trial_fiches"])}, admin
+    if op == "guideline evaluation":
+        return "POST", "/guidelines/evaluate", rng.choice(plan["cases"]), admin
+    session_id = rng.choice(plan["open_sessions"])
+    body = {
+        "patient_ref": f"LOAD-{seed:02d}-{serial:06d}",
+        "tumour_code": "C18",
+        "question": "Chirurgie première ?",
+        "phase": "initial",
+    }
+    return (
+        "POST",
+        f"/planning/sessions/{session_id}/registrations",
+        body,
+        rng.choice(plan["physicians"]),
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--base-seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--database", default="bench_proof")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    sizes = {k: max(10, int(v * args.scale)) for k, v in NATIONAL.items()}
+    url = f"{args.pg}/{args.database}"
+    print(f"mixed load test on PostgreSQL ({args.database}), scale {args.scale}: {sizes}")
+    work = Path(tempfile.mkdtemp(prefix="dcc-load-"))
+    key_path = work / "signing-key.pem"
+    key = SigningKey.load_or_create(key_path, create=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DCC_")}
+    env.update(
+        {
+            "DCC_ENV": "production",
+            "DCC_DATABASE_URL": url,
+            "DCC_INSTANCE_DIR": str(work),
+            "DCC_INDEX_DIR": str(work / "index"),
+            "DCC_SIGNING_KEY_FILE": str(key_path),
+            "DCC_SECRET_KEY": secrets.token_urlsafe(32),
+            "DCC_PUBLIC_URL": ISSUER,
+            "DCC_LOG_LEVEL": "WARNING",
+            "DCC_DB_POOL_SIZE": "5",
+            "DCC_DB_STATEMENT_TIMEOUT_MS": "5000",
+            "DCC_RATE_LIMIT_FEEDS": "1000000/minute",
+        }
+    )
+    started = time.perf_counter()
+    recreate_database(url)
+    data = load(url, env, work, sizes)
+    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+
+    def token(**claims: Any) -> dict[str, str]:
+        minted = mint_token(key, issuer=ISSUER, audience="dcc-services", ttl=7200,
+                            client_id="load", extra=claims_for(**claims))  # fmt: skip
+        return {"Authorization": f"Bearer {minted}"}
+
+    rng = random.Random(1)
+    planning = data["planning"]
+    now = dt.datetime.now(dt.UTC)
+    plan: dict[str, Any] = {
+        "admin": token(role="national_admin", subject="load-admin"),
+        "queries": bench_directory.queries(data["samples"], 500, rng),
+        "regions": planning["regions"],
+        "months": [(now + dt.timedelta(days=30 * m)).replace(day=1).date() for m in range(-3, 4)],
+        "open_sessions": planning["open_sessions"],
+        "physicians": [
+            token(role="physician", rpps=r, subject=r)
+            for r in rng.sample(planning["physicians"], 50)
+        ],
+        "trial_fiches": bench_trials.fiches(100),
+        "cases": bench_guidelines.fiches(random.Random(3), 100),
+    }
+    port = free_port()
+    log_path = work / "gunicorn.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf",
+             "--bind", f"127.0.0.1:{port}", "server.wsgi:app"],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                if call(port, "GET", "/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise SystemExit(f"gunicorn not ready: {log_path.read_text()[-2000:]}")
+        plan["sessions"] = rng.sample(
+            planning["open_sessions"], min(500, len(planning["open_sessions"]))
+        )
+        plan["feeds"] = []
+        for region in planning["regions"][:5]:
+            feed = {"scope": "region", "region": region}
+            status, _, body = call(port, "POST", "/planning/feeds", feed, plan["admin"])
+            assert status == 201, body
+            path = "/" + json.loads(body)["url"].split("/", 3)[3]
+            status, headers, _ = call(port, "GET", path)
+            assert status == 200, status
+            plan["feeds"].append((path, headers["ETag"]))
+        for _ in range(20):  # warm every worker
+            call(port, "GET", "/health/live")
+        print(f"uptime before: {run('uptime').strip()}", flush=True)
+        start_at = time.time() + 1
+        jobs = [
+            (port, plan, n, args.base_seconds, args.seconds, start_at) for n in range(args.clients)
+        ]
+        with multiprocessing.get_context("fork").Pool(args.clients) as pool:
+            outcomes = pool.map(driver, jobs)
+        print(f"uptime after: {run('uptime').strip()}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    report(outcomes, args, log_path)
+
+
+def report(outcomes: list[dict[str, Any]], args: argparse.Namespace, log_path: Path) -> None:
+    live = [x for o in outcomes for x in o["live"]]
+    live_rps = len(live) / args.base_seconds
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    for o in outcomes:
+        for op, values in o["latencies"].items():
+            latencies[op].extend(values)
+        errors.update(o["errors"])
+    total = sum(len(v) for v in latencies.values())
+    rps = total / args.seconds
+    print(
+        f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms)"
+    )
+    print(f"mixed workload: {total} requests in {args.seconds:.0f} s = {rps:,.0f} req/s "
+          f"= {rps / live_rps:.0%} of /health/live, {args.clients} clients")  # fmt: skip
+    print(
+        f"{'operation':22} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+    )
+    for op in MIX:
+        values = latencies.get(op, [])
+        print(
+            f"{op:22} {len(values):8} {len(values) / args.seconds:7.1f} "
+            f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.95) * 1000:7.1f} "
+            f"{percentile(values, 0.99) * 1000:7.1f}"
+        )
+    changed = sum(o["feeds changed"] for o in outcomes)
+    print(
+        f"feed revalidations answered 200 with a new version (registrations changed it): {changed}"
+    )
+    error_count = sum(errors.values())
+    print(f"errors: {error_count} {dict(errors) if errors else ''}")
+    print(f"server log: {log_path.read_text(errors='replace').count('Traceback')} tracebacks")
+    ok = rps >= TARGET_RPS and not error_count
+    print(f"target >= {TARGET_RPS} req/s with no error: {'MET' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
