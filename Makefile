@@ -2,7 +2,9 @@
 # CPython 3.12 when the machine has it: the pyenv build of 3.11.7 here corrupts memory under the
 # calendar pages (a segfault in the garbage collector after a few hundred renders of the demo
 # calendar; docs/operations.md, "Python version"); 3.12.1 runs the same load without a crash.
-PYTHON ?= $(firstword $(shell command -v python3.12 2>/dev/null) python3)
+PY312 := $(shell for c in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12); do \
+	$$c -c "" 2> /dev/null && echo $$c && break; done)
+PYTHON ?= $(or $(PY312),python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
