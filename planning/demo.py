@@ -20,14 +20,13 @@ from core.auth import Principal, Role
 from core.db import db, utcnow
 from core.terminology.geo import region_of_department
 from planning import kinds, services
+from planning.directory import services as directory
 from planning.directory.models import (
     Organization,
-    OrganizationToken,
     Practitioner,
     PractitionerActivity,
-    PractitionerToken,
 )
-from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.normalize import fold, name_key
 from planning.models import Rcp, Registration, Session
 
 SYSTEM = Principal("demo", Role.NATIONAL_ADMIN, "local")
@@ -314,17 +313,7 @@ def _fallback_directory() -> None:
             source="etalab",
             fingerprint="demo",
         )
-        db.session.add(organization)
-        db.session.flush()
-        for token in tokens(name):
-            db.session.add(
-                OrganizationToken(
-                    organization_id=organization.id,
-                    token=token,
-                    name_key=organization.name_key,
-                    active=True,
-                )
-            )
+        directory.add_organization(organization)
         for specialty in FALLBACK_SPECIALTIES:
             rpps = f"1990{number:07d}"
             number += 1
@@ -350,15 +339,5 @@ def _fallback_directory() -> None:
                     active=True,
                 )
             )
-            db.session.add(practitioner)
-            db.session.flush()
-            for token in tokens(last, first):
-                db.session.add(
-                    PractitionerToken(
-                        practitioner_id=practitioner.id,
-                        token=token,
-                        name_key=practitioner.name_key,
-                        active=True,
-                    )
-                )
+            directory.add_practitioner(practitioner)
     db.session.flush()

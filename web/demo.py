@@ -21,12 +21,10 @@ from planning.directory import nomenclature
 from planning.directory import services as directory
 from planning.directory.models import (
     Organization,
-    OrganizationToken,
     Practitioner,
     PractitionerActivity,
-    PractitionerToken,
 )
-from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.normalize import fold, name_key
 from planning.models import Rcp
 
 #: Identities come from the directory's demo (planning.directory.demo): the same RPPS and
@@ -120,17 +118,7 @@ def _organization(finess: str) -> Organization:
         source="etalab",
         fingerprint="demo",
     )
-    db.session.add(organization)
-    db.session.flush()
-    for token in tokens(organization.name):
-        db.session.add(
-            OrganizationToken(
-                organization_id=organization.id,
-                token=token,
-                name_key=organization.name_key,
-                active=True,
-            )
-        )
+    directory.add_organization(organization)
     return organization
 
 
@@ -167,17 +155,7 @@ def _practitioner(person: dict[str, str]) -> Practitioner:
             active=True,
         )
     )
-    db.session.add(practitioner)
-    db.session.flush()
-    for token in tokens(last, first):
-        db.session.add(
-            PractitionerToken(
-                practitioner_id=practitioner.id,
-                token=token,
-                name_key=practitioner.name_key,
-                active=True,
-            )
-        )
+    directory.add_practitioner(practitioner)
     return practitioner
 
 

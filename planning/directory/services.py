@@ -114,6 +114,38 @@ def require_organization(*, finess: str) -> Organization:
     return organization
 
 
+def add_organization(organization: Organization) -> Organization:
+    """Store an establishment built outside the imports (demo data) with its search tokens."""
+    db.session.add(organization)
+    db.session.flush()
+    for token in tokens(organization.name):
+        db.session.add(
+            OrganizationToken(
+                organization_id=organization.id,
+                token=token,
+                name_key=organization.name_key,
+                active=organization.active,
+            )
+        )
+    return organization
+
+
+def add_practitioner(practitioner: Practitioner) -> Practitioner:
+    """Store a professional built outside the imports (demo data) with their search tokens."""
+    db.session.add(practitioner)
+    db.session.flush()
+    for token in tokens(practitioner.last_name, practitioner.first_name):
+        db.session.add(
+            PractitionerToken(
+                practitioner_id=practitioner.id,
+                token=token,
+                name_key=practitioner.name_key,
+                active=practitioner.active,
+            )
+        )
+    return practitioner
+
+
 def practitioner_specialties(practitioner: Practitioner) -> set[str]:
     """The specialty codes (e.g. ``SM36``) of the professional's active activities."""
     return {
