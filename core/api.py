@@ -149,6 +149,19 @@ class Schema(ma.Schema):
 class Blueprint(flask_smorest.Blueprint):
     """A domain's blueprint; ``auth`` says who may call an operation, enforced and documented."""
 
+    def alt_response(
+        self, status_code: int | str, response: Any = None, **kwargs: Any
+    ) -> Callable[[Any], Any]:
+        """Document an alternative response; an error one (4xx, 5xx) is a problem+json body.
+
+        Without this an error response documented by its description alone says "no body", and
+        a generated client drops the problem details the server sends (core/errors.py).
+        """
+        if response is None and kwargs.get("schema") is None and int(status_code) >= 400:
+            kwargs["schema"] = ProblemSchema
+            kwargs.setdefault("content_type", PROBLEM_JSON)
+        return super().alt_response(status_code, response, **kwargs)
+
     def auth(self, *roles: Role, who: str | None = None) -> Callable[[F], F]:
         """Require a bearer token with one of ``roles`` (all roles when none is given).
 

@@ -240,15 +240,34 @@ class PriorTreatmentSchema(Schema):
 CIM10_PATTERN = r"^[A-Za-z][0-9]{2}(\.?[0-9]{1,2})?$"
 
 
+class _OncoTreeCode(ma.validate.OneOf):
+    """One of the OncoTree codes as published (upper case), or the same code all in lower case.
+
+    Only the published spellings are the ``choices``, so the OpenAPI document lists each code
+    once: listing both spellings gave an enum whose members collide once case is folded
+    (``AA``/``aa``), which generated clients cannot name.
+    """
+
+    def __init__(self) -> None:
+        codes = sorted(tree().nodes)
+        super().__init__(codes, error="unknown OncoTree code {input!r}")
+        self._lower = frozenset(code.lower() for code in codes)
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str) and value in self._lower:
+            return value
+        return super().__call__(value)
+
+
 class DiagnosisSchema(Schema):
     oncotree_code = ma.fields.String(
         allow_none=True,
-        # Listed so that the OpenAPI document says which codes exist (lower case accepted too).
-        validate=ma.validate.OneOf(
-            sorted(tree().nodes) + sorted(c.lower() for c in tree().nodes),
-            error="unknown OncoTree code {input!r}",
+        # Listed so that the OpenAPI document says which codes exist.
+        validate=_OncoTreeCode(),
+        metadata=_desc(
+            "OncoTree code, e.g. LUAD (the codes are listed in upper case; the same code in "
+            "lower case, e.g. luad, is accepted too and stored in upper case)"
         ),
-        metadata=_desc("OncoTree code, e.g. LUAD"),
     )
     cim10 = ma.fields.String(
         allow_none=True,

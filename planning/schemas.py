@@ -363,7 +363,8 @@ class NotificationSchema(ma.Schema):
     payload = ma.fields.Dict(metadata={"description": "Structured details"})
     created_at = ma.fields.AwareDateTime(metadata={"description": "When"})
     read = ma.fields.Function(
-        lambda n: n.read_at is not None, metadata={"description": "Read by the physician"}
+        lambda n: n.read_at is not None,
+        metadata={"description": "Read by the physician", "type": "boolean"},
     )
     read_at = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "When read"})
 

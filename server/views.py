@@ -132,6 +132,14 @@ class TokenResponseSchema(ma.Schema):
     expires_in = ma.fields.Integer(metadata={"description": "Lifetime in seconds"})
 
 
+class OAuthErrorSchema(ma.Schema):
+    """An OAuth 2.0 error response (RFC 6749 §5.2): application/json, not problem+json."""
+
+    error = ma.fields.String(metadata={"description": "Error code, e.g. invalid_client"})
+    error_description = ma.fields.String(metadata={"description": "Human-readable detail"})
+    error_uri = ma.fields.String(metadata={"description": "A page about the error"})
+
+
 @blp.route("/oauth/token")
 class Token(MethodView):
     @blp.public
@@ -142,8 +150,18 @@ class Token(MethodView):
         }
     )
     @blp.response(200, TokenResponseSchema)
-    @blp.alt_response(400, description="OAuth 2.0 error (RFC 6749 §5.2), e.g. invalid_request")
-    @blp.alt_response(401, description="OAuth 2.0 error invalid_client")
+    @blp.alt_response(
+        400,
+        schema=OAuthErrorSchema,
+        content_type="application/json",
+        description="OAuth 2.0 error (RFC 6749 §5.2), e.g. invalid_request",
+    )
+    @blp.alt_response(
+        401,
+        schema=OAuthErrorSchema,
+        content_type="application/json",
+        description="OAuth 2.0 error invalid_client",
+    )
     @blp.alt_response(429, description="Too many token requests from this address")
     def post(self) -> Response:
         """Get an access token (OAuth 2.0 client credentials, RFC 6749 §4.4)

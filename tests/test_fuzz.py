@@ -47,7 +47,8 @@ def bearers(token_for):
 
 
 #: Bodies validated beyond what a JSON schema can say (a decision tree's node rules and
-#: criteria, OncoTree codes in a fiche): a schema-valid random body may rightly get 422.
+#: criteria, people and places of the directory): a schema-valid random body may rightly get
+#: 422. A fiche is not among them: its codes (OncoTree, CIM-10, departments) are documented.
 DOMAIN_VALIDATED = {
     # RCPs and sessions name professionals and places that must exist in the directory;
     # feeds take the filters of their scope only; a period must end after it starts
@@ -61,7 +62,7 @@ DOMAIN_VALIDATED = {
     ("POST", "/guidelines/referentials"),
     ("POST", "/guidelines/referentials/import"),
     ("PATCH", "/guidelines/referentials/{referential_id}"),
-    ("POST", "/guidelines/evaluate"),
+    # the CDS service a random id names does not exist
     ("POST", "/cds-services/{service_id}"),
 }
 

@@ -17,55 +17,106 @@ def _describe(text: str) -> dict[str, str]:
 class ActivitySchema(ma.Schema):
     """One activity of a professional: profession, specialty and place."""
 
-    profession_code = ma.fields.String(metadata=_describe("Profession (TRE_G15), e.g. 10"))
-    profession_label = ma.fields.String(metadata=_describe("Profession label, e.g. Médecin"))
-    category_code = ma.fields.String(metadata=_describe("Professional category (C civil...)"))
-    specialty_type = ma.fields.String(metadata=_describe("Savoir-faire type (S specialty...)"))
-    specialty_code = ma.fields.String(metadata=_describe("Specialty (TRE_R38), e.g. SM36"))
-    specialty_label = ma.fields.String(metadata=_describe("Specialty label"))
-    mode_exercice = ma.fields.String(metadata=_describe("L libéral, S salarié, B bénévole"))
-    siret = ma.fields.String(metadata=_describe("SIRET of the site"))
-    finess_site = ma.fields.String(metadata=_describe("FINESS of the establishment (ET)"))
-    finess_ej = ma.fields.String(metadata=_describe("FINESS of the legal entity (EJ)"))
-    structure_id = ma.fields.String(metadata=_describe("Technical id of the structure"))
-    structure_name = ma.fields.String(metadata=_describe("Name of the structure"))
-    address = ma.fields.String(metadata=_describe("Street address of the structure"))
-    postal_code = ma.fields.String(metadata=_describe("Postal code"))
-    city = ma.fields.String(metadata=_describe("City"))
-    country = ma.fields.String(metadata=_describe("Country, when not France"))
-    phone = ma.fields.String(metadata=_describe("Phone of the structure"))
-    email = ma.fields.String(metadata=_describe("E-mail of the structure"))
-    department = ma.fields.String(metadata=_describe("Department code (INSEE)"))
-    region = ma.fields.String(metadata=_describe("Region code (INSEE)"))
-    role_code = ma.fields.String(metadata=_describe("Role (2026 extraction)"))
-    genre_code = ma.fields.String(metadata=_describe("Activity genre (2026 extraction)"))
+    profession_code = ma.fields.String(
+        allow_none=True, metadata=_describe("Profession (TRE_G15), e.g. 10")
+    )
+    profession_label = ma.fields.String(
+        allow_none=True, metadata=_describe("Profession label, e.g. Médecin")
+    )
+    category_code = ma.fields.String(
+        allow_none=True, metadata=_describe("Professional category (C civil...)")
+    )
+    specialty_type = ma.fields.String(
+        allow_none=True, metadata=_describe("Savoir-faire type (S specialty...)")
+    )
+    specialty_code = ma.fields.String(
+        allow_none=True, metadata=_describe("Specialty (TRE_R38), e.g. SM36")
+    )
+    specialty_label = ma.fields.String(allow_none=True, metadata=_describe("Specialty label"))
+    mode_exercice = ma.fields.String(
+        allow_none=True, metadata=_describe("L libéral, S salarié, B bénévole")
+    )
+    siret = ma.fields.String(allow_none=True, metadata=_describe("SIRET of the site"))
+    finess_site = ma.fields.String(
+        allow_none=True, metadata=_describe("FINESS of the establishment (ET)")
+    )
+    finess_ej = ma.fields.String(
+        allow_none=True, metadata=_describe("FINESS of the legal entity (EJ)")
+    )
+    structure_id = ma.fields.String(
+        allow_none=True, metadata=_describe("Technical id of the structure")
+    )
+    structure_name = ma.fields.String(allow_none=True, metadata=_describe("Name of the structure"))
+    address = ma.fields.String(
+        allow_none=True, metadata=_describe("Street address of the structure")
+    )
+    postal_code = ma.fields.String(allow_none=True, metadata=_describe("Postal code"))
+    city = ma.fields.String(allow_none=True, metadata=_describe("City"))
+    country = ma.fields.String(allow_none=True, metadata=_describe("Country, when not France"))
+    phone = ma.fields.String(allow_none=True, metadata=_describe("Phone of the structure"))
+    email = ma.fields.String(allow_none=True, metadata=_describe("E-mail of the structure"))
+    department = ma.fields.String(allow_none=True, metadata=_describe("Department code (INSEE)"))
+    region = ma.fields.String(allow_none=True, metadata=_describe("Region code (INSEE)"))
+    role_code = ma.fields.String(allow_none=True, metadata=_describe("Role (2026 extraction)"))
+    genre_code = ma.fields.String(
+        allow_none=True, metadata=_describe("Activity genre (2026 extraction)")
+    )
     active = ma.fields.Boolean(metadata=_describe("False once absent from the extraction"))
 
 
 class PractitionerSummarySchema(ma.Schema):
     """A health professional as listed by a search (details: by RPPS number)."""
 
-    rpps = ma.fields.String(metadata=_describe("RPPS number (11 digits); null for ADELI only"))
+    rpps = ma.fields.String(
+        allow_none=True, metadata=_describe("RPPS number (11 digits); null for ADELI only")
+    )
     national_id = ma.fields.String(metadata=_describe("IDNPS: type digit + identifier"))
     id_type = ma.fields.Method(
-        "_id_type", metadata=_describe("RPPS or ADELI (the register of the identifier)")
+        "_id_type",
+        metadata={
+            **_describe("RPPS or ADELI (the register of the identifier)"),
+            "type": "string",
+            "enum": ["RPPS", "ADELI"],
+        },
     )
-    civility = ma.fields.String(metadata=_describe("Civility code (M, MME)"))
-    exercise_civility = ma.fields.String(metadata=_describe("Title used at work (DR, PR)"))
+    civility = ma.fields.String(allow_none=True, metadata=_describe("Civility code (M, MME)"))
+    exercise_civility = ma.fields.String(
+        allow_none=True, metadata=_describe("Title used at work (DR, PR)")
+    )
     last_name = ma.fields.String(metadata=_describe("Last name as exercised"))
     first_name = ma.fields.String(metadata=_describe("First name as exercised"))
     active = ma.fields.Boolean(metadata=_describe("False once absent from the extraction"))
     professions = ma.fields.Method(
-        "_professions", metadata=_describe("Profession codes of the active activities")
+        "_professions",
+        metadata={
+            **_describe("Profession codes of the active activities"),
+            "type": "array",
+            "items": {"type": "string"},
+        },
     )
     specialties = ma.fields.Method(
-        "_specialties", metadata=_describe("Specialty codes of the active activities")
+        "_specialties",
+        metadata={
+            **_describe("Specialty codes of the active activities"),
+            "type": "array",
+            "items": {"type": "string"},
+        },
     )
     departments = ma.fields.Method(
-        "_departments", metadata=_describe("Departments of the active activities")
+        "_departments",
+        metadata={
+            **_describe("Departments of the active activities"),
+            "type": "array",
+            "items": {"type": "string"},
+        },
     )
     warnings = ma.fields.Method(
-        "_warnings", metadata=_describe("Doubts about the data, e.g. a failed Luhn check")
+        "_warnings",
+        metadata={
+            **_describe("Doubts about the data, e.g. a failed Luhn check"),
+            "type": "array",
+            "items": {"type": "string"},
+        },
     )
 
     def _id_type(self, practitioner: Any) -> str:
@@ -101,26 +152,37 @@ class OrganizationSchema(ma.Schema):
 
     finess = ma.fields.String(metadata=_describe("FINESS number (9 characters)"))
     kind = ma.fields.String(metadata=_describe("ET (establishment) or EJ (legal entity)"))
-    finess_ej = ma.fields.String(metadata=_describe("FINESS of the legal entity of an ET"))
+    finess_ej = ma.fields.String(
+        allow_none=True, metadata=_describe("FINESS of the legal entity of an ET")
+    )
     name = ma.fields.String(metadata=_describe("Short name (raison sociale)"))
-    long_name = ma.fields.String(metadata=_describe("Long name"))
-    category_code = ma.fields.String(metadata=_describe("FINESS category, e.g. 101 CHR, 131"))
-    category_label = ma.fields.String(metadata=_describe("Category label"))
-    siret = ma.fields.String(metadata=_describe("SIRET"))
-    address = ma.fields.String(metadata=_describe("Street address"))
-    postal_code = ma.fields.String(metadata=_describe("Postal code"))
-    city = ma.fields.String(metadata=_describe("City (ligne d'acheminement)"))
-    department = ma.fields.String(metadata=_describe("Department code (INSEE)"))
-    region = ma.fields.String(metadata=_describe("Region code (INSEE)"))
-    phone = ma.fields.String(metadata=_describe("Phone"))
-    lat = ma.fields.Float(metadata=_describe("Latitude (WGS84 degrees)"))
-    lon = ma.fields.Float(metadata=_describe("Longitude (WGS84 degrees)"))
-    opened_on = ma.fields.Date(metadata=_describe("Opening date"))
-    closed_on = ma.fields.Date(metadata=_describe("Closing date, when closed"))
+    long_name = ma.fields.String(allow_none=True, metadata=_describe("Long name"))
+    category_code = ma.fields.String(
+        allow_none=True, metadata=_describe("FINESS category, e.g. 101 CHR, 131")
+    )
+    category_label = ma.fields.String(allow_none=True, metadata=_describe("Category label"))
+    siret = ma.fields.String(allow_none=True, metadata=_describe("SIRET"))
+    address = ma.fields.String(allow_none=True, metadata=_describe("Street address"))
+    postal_code = ma.fields.String(allow_none=True, metadata=_describe("Postal code"))
+    city = ma.fields.String(allow_none=True, metadata=_describe("City (ligne d'acheminement)"))
+    department = ma.fields.String(allow_none=True, metadata=_describe("Department code (INSEE)"))
+    region = ma.fields.String(allow_none=True, metadata=_describe("Region code (INSEE)"))
+    phone = ma.fields.String(allow_none=True, metadata=_describe("Phone"))
+    lat = ma.fields.Float(allow_none=True, metadata=_describe("Latitude (WGS84 degrees)"))
+    lon = ma.fields.Float(allow_none=True, metadata=_describe("Longitude (WGS84 degrees)"))
+    opened_on = ma.fields.Date(allow_none=True, metadata=_describe("Opening date"))
+    closed_on = ma.fields.Date(allow_none=True, metadata=_describe("Closing date, when closed"))
     active = ma.fields.Boolean(metadata=_describe("False when closed or absent from FINESS"))
-    distance_km = ma.fields.Float(metadata=_describe("Distance to `near`, when searched so"))
+    distance_km = ma.fields.Float(
+        allow_none=True, metadata=_describe("Distance to `near`, when searched so")
+    )
     warnings = ma.fields.Method(
-        "_warnings", metadata=_describe("Doubts about the data, e.g. a failed Luhn check")
+        "_warnings",
+        metadata={
+            **_describe("Doubts about the data, e.g. a failed Luhn check"),
+            "type": "array",
+            "items": {"type": "string"},
+        },
     )
 
     def _warnings(self, organization: Any) -> list[str]:

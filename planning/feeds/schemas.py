@@ -12,8 +12,12 @@ from planning.feeds.services import SCOPE_FIELDS, Scope
 from planning.schemas import FINESS, RPPS, AwareDateTime
 
 
-class FeedFiltersSchema(Schema):
-    """The filters of ``GET /planning/sessions`` (the feed's window replaces paging)."""
+class SearchFeedFiltersSchema(Schema):
+    """The filters of ``GET /planning/sessions`` (the feed's window replaces paging).
+
+    Not named ``FeedFilters``: that is the name client generators give the ``filters`` object
+    of ``Feed``, and two models of one name make them drop both.
+    """
 
     region = ma.fields.String(metadata={"description": "Region code (INSEE)"})
     department = ma.fields.String(metadata={"description": "Department of the host"})
@@ -47,7 +51,7 @@ class FeedFiltersSchema(Schema):
         return data
 
 
-class FeedSearchArgsSchema(FeedFiltersSchema):
+class FeedSearchArgsSchema(SearchFeedFiltersSchema):
     """Query arguments of a direct search feed (an unknown filter is refused, not ignored)."""
 
     name = ma.fields.String(
@@ -78,7 +82,7 @@ class FeedCreateSchema(Schema):
         },
     )
     filters = ma.fields.Nested(
-        FeedFiltersSchema, metadata={"description": "The session filters of a search feed"}
+        SearchFeedFiltersSchema, metadata={"description": "The session filters of a search feed"}
     )
     name = ma.fields.String(
         validate=validate.Length(1, 200),
