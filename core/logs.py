@@ -64,6 +64,8 @@ def init_request_logging(app: Flask) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
+        if not log.isEnabledFor(logging.INFO):
+            return response  # WARNING and above: no request line to build
         started = g.get("request_started")
         principal = g.get("principal")
         fields = {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import types
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_cors import CORS
 
 import web
@@ -60,12 +64,47 @@ SECURITY_SCHEMES = {
 JSON_TYPES = ("application/json",)
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for requests with no cookie.
+
+    API calls carry a bearer token, never the pages' session cookie: Flask would still build
+    an HMAC serializer for every one of them, only to find no cookie to check.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+class _App(Flask):
+    """Flask, minus per-request work whose answer never changes."""
+
+    session_interface = _SessionInterface()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[types.FunctionType, Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks whether each hook and view is a coroutine function on every request;
+        # plain functions (all of them: hooks and views are made once) are asked once.
+        if not isinstance(func, types.FunctionType):
+            return super().ensure_sync(func)
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = self._sync[func] = (
+                self.async_to_sync(func) if inspect.iscoroutinefunction(func) else func
+            )
+        return sync
+
+
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the WSGI application; ``settings`` default to the environment (``DCC_*``)."""
     settings = settings or Settings.from_env(**overrides)
     configure_logging(settings.log_level, settings.log_format)
 
-    app = Flask("dcc-services", instance_path=str(settings.instance_dir))
+    app = _App("dcc-services", instance_path=str(settings.instance_dir))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -171,25 +210,39 @@ def _init_http_policies(app: Flask, settings: Settings) -> None:
                 f"request bodies must be application/json, not {request.mimetype or 'untyped'}"
             )
 
+    common = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    hsts = [("Strict-Transport-Security", "max-age=31536000")] if settings.production else []
+    api_headers = [
+        *common,
+        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+        *hsts,
+    ]
+    docs_headers = [
+        *common,
+        (
+            "Content-Security-Policy",
+            # Swagger UI's page bootstraps itself with an inline script.
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+        *hsts,
+    ]
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Frame-Options", "DENY")
-        if request.path.startswith("/docs"):
-            # Swagger UI's page bootstraps itself with an inline script.
-            csp = (
-                "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
-            )
-        else:
-            csp = "default-src 'none'; frame-ancestors 'none'"
-        headers.setdefault("Content-Security-Policy", csp)
-        if settings.production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if response.mimetype == PROBLEM_JSON:
-            headers.setdefault("Cache-Control", "no-store")
+        # One pass over the response's few headers instead of one lookup per policy.
+        present = {key.lower() for key, _ in headers.items()}
+        policies = docs_headers if request.path.startswith("/docs") else api_headers
+        for key, value in policies:
+            if key.lower() not in present:
+                headers.add(key, value)
+        if response.mimetype == PROBLEM_JSON and "cache-control" not in present:
+            headers.add("Cache-Control", "no-store")
         return response
 
 

@@ -160,14 +160,18 @@ def practitioner_specialties(practitioner: Practitioner) -> set[str]:
 #: Deepest result reachable by paging; beyond it the caller must refine the search.
 MAX_RESULT_WINDOW = 10_000
 
+#: Matches counted exactly; ``TOTAL_CAP + 1`` means "more". A search-as-you-type box shows
+#: "more than 1,000", and counting up to 10,000 was most of a frequent search's cost.
+TOTAL_CAP = 1_000
+
 
 @dataclass
 class SearchResult(Generic[T]):
     """One page of a search and the number of matches over all pages.
 
-    ``total`` is exact up to ``MAX_RESULT_WINDOW``; ``MAX_RESULT_WINDOW + 1`` means "more"
-    (counting 100,000 "MAR…" names exactly would cost more than the search itself, and
-    results that deep cannot be paged to anyway).
+    ``total`` is exact up to ``TOTAL_CAP``; ``TOTAL_CAP + 1`` means "more" (counting 100,000
+    "MAR…" names exactly would cost more than the search itself). Pages still reach
+    ``MAX_RESULT_WINDOW`` results.
     """
 
     items: list[T]
@@ -175,13 +179,13 @@ class SearchResult(Generic[T]):
 
     @property
     def total_is_exact(self) -> bool:
-        return self.total <= MAX_RESULT_WINDOW
+        return self.total <= TOTAL_CAP
 
 
 def _capped_count(query: Any) -> int:
     return int(
         db.session.execute(
-            select(func.count()).select_from(query.limit(MAX_RESULT_WINDOW + 1).subquery())
+            select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())
         ).scalar_one()
     )
 
@@ -267,8 +271,8 @@ def _ranked_ids(
     where.extend(conditions)
     total = _capped_count(select(owner).where(*where).distinct())
     wanted = page * page_size
-    if total <= (page - 1) * page_size:
-        return [], total
+    if total <= min((page - 1) * page_size, TOTAL_CAP):
+        return [], total  # past the last match (a capped total says nothing about deep pages)
     limit = wanted + page_size
     while True:
         rows = list(
@@ -557,7 +561,7 @@ def _practitioners_by_name(
         driver = words[0]
     others = [word for word in words if word != driver]
     _, ranked, exact = _name_search_statements(len(others), tuple(sorted(filters)))
-    cap = MAX_RESULT_WINDOW + 1
+    cap = TOTAL_CAP + 1
     params: dict[str, Any] = {
         "active": active,
         "low": driver,

@@ -62,7 +62,8 @@ class Practitioners(MethodView):
         ignoring accents, case and hyphens: `benedicte` finds Bénédicte, `carpentier` finds
         LEBRUN-CARPENTIER. Exact name parts rank before longer ones. The activity filters
         (specialty, profession, department, region, finess) must hold for one same activity.
-        `total` is exact up to 10,000; 10,001 means more (refine the search).
+        `total` is exact up to 1,000; 1,001 means more than 1,000. Pages reach the first
+        10,000 results (refine the search beyond).
         """
         result = services.search_practitioner_summaries(**args)
         # Already the documented summaries: no schema dump for the most called operation.
@@ -198,7 +199,8 @@ class FhirPractitionerRoles(MethodView):
 
         By `practitioner` (Practitioner/{id}), `organization` (Organization/{finess}),
         practitioner `name` or `specialty`. Pages are pages of professionals (all the roles of
-        one professional stay on one page), and `total` counts professionals.
+        one professional stay on one page), and `total` counts professionals (left out past
+        1,000).
         """
         search = fhir.practitioner_role_search(args)
         result = services.search_practitioners(**search)
@@ -208,7 +210,7 @@ class FhirPractitionerRoles(MethodView):
                 for p in result.items
                 for r in fhir.practitioner_roles(p, finess=search.get("finess"))
             ],
-            result.total,
+            _total(result),
             "/fhir/PractitionerRole",
             args,
             _params(args, "practitioner", "organization", "name", "specialty"),

@@ -211,12 +211,29 @@ def test_not_found_carries_the_luhn_warning():
 
 
 def test_total_is_capped(create_practitioner, monkeypatch):
-    monkeypatch.setattr(services, "MAX_RESULT_WINDOW", 3)
+    monkeypatch.setattr(services, "TOTAL_CAP", 3)
     for index in range(5):
         create_practitioner(last_name=f"CAPPED{index}")
     result = services.search_practitioners(name="capped", page_size=2)
     assert (result.total, result.total_is_exact) == (4, False)
     assert services.search_practitioners(name="capped1").total_is_exact
+
+
+def test_pages_go_past_a_capped_total(create_practitioner, create_organization, monkeypatch):
+    # Only the count is capped: the pages beyond it still hold the matches.
+    monkeypatch.setattr(services, "TOTAL_CAP", 3)
+    for index in range(5):
+        create_practitioner(last_name=f"DEEP{index}")
+        create_organization(name=f"CH DEEP{index}")
+    deep = services.search_practitioners(name="deep", page=3, page_size=2)
+    assert (names(deep), deep.total) == (["Jean DEEP4"], 4)
+    summaries = services.search_practitioner_summaries(name="deep", page=2, page_size=2)
+    assert [s["last_name"] for s in summaries.items] == ["DEEP2", "DEEP3"]
+    organizations = services.search_organizations(name="deep", page=3, page_size=2)
+    assert (org_names(organizations), organizations.total) == (["CH DEEP4"], 4)
+    assert services.search_organizations(name="deep", page=4, page_size=2).items == []
+    plain = services.search_organizations(department="29", page=3, page_size=2)
+    assert (len(plain.items), plain.total) == (1, 4)
 
 
 # --- name search through the name key, and the plain summaries ---------------------------------
@@ -285,7 +302,7 @@ def test_summaries_are_what_the_schema_dumps(people, create_practitioner):
 def test_total_stays_exact_when_the_first_entries_repeat_owners(create_practitioner, monkeypatch):
     # Cap 4, five entries read first: "DUPA" x3 then "DUPAA" x3 (the same three people)
     # hold only three owners in five entries, so the total is counted exactly.
-    monkeypatch.setattr(services, "MAX_RESULT_WINDOW", 3)
+    monkeypatch.setattr(services, "TOTAL_CAP", 3)
     for first in ("Anne", "Bruno", "Claire"):
         create_practitioner(last_name="DUPA-DUPAA", first_name=first)
     result = services.search_practitioners(name="dupa", page_size=2)

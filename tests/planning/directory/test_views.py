@@ -10,6 +10,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.practitioner import Practitioner
 
 from core.auth import Role
+from planning.directory import services
 
 
 @pytest.fixture
@@ -210,6 +211,19 @@ def test_fhir_practitioner_roles(client, headers, directory):
     ).get_json()
     Bundle.model_validate(body)
     assert len(body["entry"]) == 2
+
+
+def test_fhir_roles_past_a_capped_total_leave_it_out_and_link_on(
+    client, headers, directory, monkeypatch
+):
+    # 5 professionals with SM36, exact count up to 3: no total, a next link after a full page.
+    monkeypatch.setattr(services, "TOTAL_CAP", 3)
+    body = client.get("/fhir/PractitionerRole?specialty=SM36&_count=2&_page=2", headers=headers)
+    body = body.get_json()
+    assert "total" not in body
+    assert any(link["relation"] == "next" for link in body["link"])
+    json_body = client.get("/directory/practitioners?specialty=SM36", headers=headers).get_json()
+    assert (json_body["total"], len(json_body["items"])) == (4, 5)
 
 
 def test_fhir_organizations(client, headers, directory):
