@@ -1026,23 +1026,25 @@ def _acting_rpps(principal: Principal) -> str:
 
 
 def _take_place_statement(*, before_deadline: bool) -> Any:
+    # A Core UPDATE of the table (not ORM-enabled): it skips the ORM's bulk-update machinery,
+    # and the feeds still see it (planning.feeds.services notes Core writes of their tables).
+    table = Session.__table__
     conditions = [
-        Session.id == bindparam("session_id"),
-        Session.status == SCHEDULED,
-        Session.registered_count < Session.capacity,
+        table.c.id == bindparam("session_id"),
+        table.c.status == SCHEDULED,
+        table.c.registered_count < table.c.capacity,
     ]
     if before_deadline:
         conditions.append(
-            Session.registration_deadline > bindparam("deadline_after", type_=UTCDateTime())
+            table.c.registration_deadline > bindparam("deadline_after", type_=UTCDateTime())
         )
     return (
-        update(Session)
+        update(table)
         .where(*conditions)
         .values(
-            registered_count=Session.registered_count + 1,
+            registered_count=table.c.registered_count + 1,
             updated_at=bindparam("now", type_=UTCDateTime()),
         )
-        .execution_options(synchronize_session=False)
     )
 
 
