@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, insert, select
 
 from core import audit
 from core.auth import Principal, Role
@@ -79,7 +79,11 @@ def _registration_summary(registration: Registration) -> dict[str, Any]:
 
 
 def notify_registration(
-    *, registration: Registration, event: str, notify_physician: bool = True
+    *,
+    registration: Registration,
+    event: str,
+    notify_physician: bool = True,
+    any_webhook: bool = True,
 ) -> None:
     """Tell the registering physician (notification) and the webhooks of the perimeter."""
     session = registration.session
@@ -120,6 +124,7 @@ def notify_registration(
         session=session,
         client_id=registration.client_id,
         patient_ref=registration.patient_ref,
+        any_webhook=any_webhook,
     )
 
 
@@ -149,6 +154,10 @@ def notify_session_change(*, session: Session, event: str, changes: dict[str, An
 
 
 _ACTIVE_WEBHOOKS = select(Webhook).where(Webhook.active.is_(True))
+#: Whether any webhook is active: a column of the registration's context query (see
+#: ``planning.services``), so that a registration with no subscriber makes no webhook query.
+ANY_ACTIVE_WEBHOOK = exists().where(Webhook.active.is_(True))
+_INSERT_DELIVERY = insert(WebhookDelivery.__table__)
 
 
 def _enqueue(
@@ -158,11 +167,19 @@ def _enqueue(
     session: Session,
     client_id: str | None,
     patient_ref: str | None,
+    any_webhook: bool = True,
 ) -> None:
-    """One delivery per active webhook interested in the event (the outbox, same transaction)."""
+    """One delivery per active webhook interested in the event (the outbox, same transaction).
+
+    ``any_webhook``: False when the caller already knows, from this transaction, that no
+    webhook is active (no query then). The rows go in with one Core INSERT (executemany).
+    """
+    if not any_webhook:
+        return
     rcp = session.rcp
     hooks = db.session.scalars(_ACTIVE_WEBHOOKS)
     now = utcnow()
+    rows = []
     for hook in hooks:
         if hook.events and event not in hook.events:
             continue
@@ -177,21 +194,28 @@ def _enqueue(
             # the pseudonym is the calling software's own: other software gets no reference
             payload_data["patient_ref"] = patient_ref
         event_id = str(uuid.uuid4())
-        db.session.add(
-            WebhookDelivery(
-                webhook_id=hook.id,
-                event_id=event_id,
-                event=event,
-                payload={
+        rows.append(
+            {
+                "webhook_id": hook.id,
+                "event_id": event_id,
+                "event": event,
+                "payload": {
                     "id": event_id,
                     "event": event,
                     "occurred_at": now.isoformat(),
                     "data": payload_data,
                 },
-                status="pending",
-                next_attempt_at=now,
-            )
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_status_code": None,
+                "last_error": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
         )
+    if rows:
+        db.session.connection().execute(_INSERT_DELIVERY, rows)
 
 
 # --- notifications ------------------------------------------------------------------------

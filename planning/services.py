@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import Select, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.orm import contains_eager, joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -28,7 +28,11 @@ from planning.models import (
     Session,
     SessionParticipant,
 )
-from planning.notifications import notify_registration, notify_session_change
+from planning.notifications import (
+    ANY_ACTIVE_WEBHOOK,
+    notify_registration,
+    notify_session_change,
+)
 
 LEVELS = ("local", "regional", "interregional", "national")
 ATTENDANCE = ("present", "excused", "replaced")
@@ -1022,23 +1026,25 @@ def _acting_rpps(principal: Principal) -> str:
 
 
 def _take_place_statement(*, before_deadline: bool) -> Any:
+    # A Core UPDATE of the table (not ORM-enabled): it skips the ORM's bulk-update machinery,
+    # and the feeds still see it (planning.feeds.services notes Core writes of their tables).
+    table = Session.__table__
     conditions = [
-        Session.id == bindparam("session_id"),
-        Session.status == SCHEDULED,
-        Session.registered_count < Session.capacity,
+        table.c.id == bindparam("session_id"),
+        table.c.status == SCHEDULED,
+        table.c.registered_count < table.c.capacity,
     ]
     if before_deadline:
         conditions.append(
-            Session.registration_deadline > bindparam("deadline_after", type_=UTCDateTime())
+            table.c.registration_deadline > bindparam("deadline_after", type_=UTCDateTime())
         )
     return (
-        update(Session)
+        update(table)
         .where(*conditions)
         .values(
-            registered_count=Session.registered_count + 1,
+            registered_count=table.c.registered_count + 1,
             updated_at=bindparam("now", type_=UTCDateTime()),
         )
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -1107,7 +1113,8 @@ def _event(
 
 def _registration_context() -> Any:
     """The session with its RCP, an active registration of the same dossier, whether the
-    physician is active, and whether they work at the RCP's sites (for closed RCPs)."""
+    physician is active, whether they work at the RCP's sites (for closed RCPs), and whether
+    any webhook is active (when none is, the outbox needs no query)."""
     session_id, rpps = bindparam("session_id"), bindparam("rpps")
     duplicate = (
         select(Registration.id)
@@ -1130,7 +1137,7 @@ def _registration_context() -> Any:
         ),
     )
     return (
-        select(Session, duplicate, active, works_there)
+        select(Session, duplicate, active, works_there, ANY_ACTIVE_WEBHOOK)
         .join(Session.rcp)
         .options(contains_eager(Session.rcp))
         .where(Session.id == session_id)
@@ -1161,7 +1168,7 @@ def register_dossier(
     ).first()
     if found is None:
         raise NotFound(f"no session {session_id}")
-    session, duplicate_id, physician_active, physician_works_there = found
+    session, duplicate_id, physician_active, physician_works_there, any_webhook = found
     rcp = session.rcp
     if session.cancelled:
         raise Conflict(f"session {session.id} is cancelled", code="session-cancelled")
@@ -1190,27 +1197,14 @@ def register_dossier(
         raise Forbidden(
             f"RCP {rcp.id} takes dossiers only from physicians of establishment {rcp.host_finess}"
         )
-    registration = Registration(
-        session=session,
-        registering_rpps=rpps,
-        client_id=principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
-        patient_ref=data["patient_ref"],
-        tumour_code=data["tumour_code"],
-        question=data["question"],
-        phase=data["phase"],
-        wished_date=data.get("wished_date"),
-        patient_over_75=data.get("patient_over_75", False),
-        status=lifecycle.RegistrationStatus.PROPOSED.value,
-        events=[],  # a new, loaded collection: the response needs no query for it
-    )
-    db.session.add(registration)
-    _event(registration, principal, None, registration.status)
-    db.session.flush()  # one flush for the registration and its first event
-    # the outbox rows (webhook deliveries) and the audit event go with the commit's flush
+    registration = _insert_registration(principal, session, rpps, data)
     notify_registration(
-        registration=registration, event="registration.created", notify_physician=False
+        registration=registration,
+        event="registration.created",
+        notify_physician=False,
+        any_webhook=bool(any_webhook),
     )
-    audit.record(
+    audit.insert_event(
         principal,
         "register",
         "registration",
@@ -1218,6 +1212,59 @@ def register_dossier(
         region=rcp.region,
         changes={"session_id": session.id, "status": registration.status},
     )
+    return registration
+
+
+_INSERT_REGISTRATION = insert(Registration.__table__)
+_INSERT_EVENT = insert(RegistrationEvent.__table__)
+
+
+def _insert_registration(
+    principal: Principal, session: Session, rpps: str, data: dict[str, Any]
+) -> Registration:
+    """Write a new registration and its first event with two Core INSERTs (the hot path: the
+    unit of work costs several times the statements), then attach them to the ORM session as
+    persistent objects, loaded as if just read, so that the caller and the response need no
+    query and the commit has nothing left to flush."""
+    now = utcnow()
+    status = lifecycle.RegistrationStatus.PROPOSED.value
+    values: dict[str, Any] = {
+        "session_id": session.id,
+        "registering_rpps": rpps,
+        "client_id": principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
+        "patient_ref": data["patient_ref"],
+        "tumour_code": data["tumour_code"],
+        "question": data["question"],
+        "phase": data["phase"],
+        "wished_date": data.get("wished_date"),
+        "patient_over_75": data.get("patient_over_75", False),
+        "status": status,
+        "reason": None,
+        "deferred_to_id": None,
+        "deferred_from_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    connection = db.session.connection()
+    (registration_id,) = connection.execute(_INSERT_REGISTRATION, values).inserted_primary_key
+    event_values: dict[str, Any] = {
+        "registration_id": registration_id,
+        "at": now,
+        "from_status": None,
+        "to_status": status,
+        "actor_subject": principal.subject,
+        "actor_role": principal.role.value,
+        "reason": None,
+        "target_session_id": None,
+    }
+    (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
+    first_event = RegistrationEvent(id=event_id, **event_values)
+    registration = Registration(id=registration_id, **values, events=[first_event])
+    for obj in (first_event, registration):
+        make_transient_to_detached(obj)
+    db.session.add(registration)  # persistent, nothing pending (cascades to the event)
+    set_committed_value(registration, "session", session)
+    set_committed_value(first_event, "registration", registration)
     return registration
 
 

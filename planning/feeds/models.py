@@ -51,11 +51,13 @@ class FeedState(Base):
 
 
 class FeedVersion(Base):
-    """Change tokens: row 1 changes in every transaction that changes planning data (directory
-    included), row 2 only when directory data (establishments, professionals) changes.
+    """Change tokens: one of the planning rows (1 and 3 to 17, drawn at random so that
+    concurrent writers rarely wait on the same row) changes in every transaction that changes
+    planning data (directory included); row 2 only when directory data (establishments,
+    professionals) changes. The planning change token is the hash of the planning rows.
 
     A feed rendered under a token stays valid while the token is the same, so revalidations
-    (304) cost one primary-key read. A random token rather than a counter: a rolled-back
+    (304) cost one read of these few rows. A random token rather than a counter: a rolled-back
     change can never bring back a token that was already seen.
     """
 

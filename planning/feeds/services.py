@@ -2,7 +2,7 @@
 
 A feed's ETag is the hash of its bytes and its Last-Modified moves exactly when that hash
 changes (``FeedState``). A rendered feed is kept in memory under the planning change token
-(``FeedVersion``): while no planning data changed, a revalidation costs one primary-key read.
+(``FeedVersion``): while no planning data changed, a revalidation costs one read of a few rows.
 The token changes in the same transaction as any change of an RCP, session, participant,
 establishment, professional or subscription (SQLAlchemy session events below), so a memo can
 never outlive its content. ``FeedState`` records the token its ETag was computed under, so a
@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
@@ -36,7 +36,7 @@ from werkzeug.http import quote_etag
 
 from core import audit
 from core.auth import Principal, Role
-from core.db import db, utcnow
+from core.db import UTCDateTime, db, utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.terminology import geo
 from planning import ical, kinds
@@ -173,8 +173,23 @@ _WATCHED_TABLES = frozenset(m.__table__.name for m in WATCHED)  # type: ignore[a
 _DIRECTORY_TABLES = frozenset(m.__table__.name for m in DIRECTORY)  # type: ignore[attr-defined]
 _CHANGED = "planning_feeds_changed"
 _DIRECTORY_CHANGED = "planning_feeds_directory_changed"
-#: Rows of ``FeedVersion``: any planning change, directory changes.
-PLANNING_ROW, DIRECTORY_ROW = 1, 2
+#: Rows of ``FeedVersion``: directory changes; and the planning rows, of which every planning
+#: change replaces one, drawn at random: concurrent writers (registrations) rarely wait on the
+#: same row, and the planning change token is the hash of all of them.
+DIRECTORY_ROW = 2
+PLANNING_ROWS = (1, *range(3, 18))
+_VERSION_TABLE = FeedVersion.__table__
+
+
+#: INSERT ... ON CONFLICT (id) DO UPDATE, the same text for SQLite and PostgreSQL: one
+#: statement whether or not the row exists (the dialects' own upsert constructs are not cached,
+#: so they would be compiled again in every transaction).
+_BUMP = text(
+    f"INSERT INTO {FeedVersion.__tablename__} (id, token, changed_at) "  # noqa: S608
+    "VALUES (:id, :token, :changed_at) "
+    "ON CONFLICT (id) DO UPDATE SET token = excluded.token, changed_at = excluded.changed_at"
+).bindparams(bindparam("changed_at", type_=UTCDateTime()))
+_UPSERTING = frozenset({"postgresql", "sqlite"})
 
 
 def _note(info: dict[Any, Any], objects: Any) -> None:
@@ -193,10 +208,14 @@ def _note_changes(session: OrmSession, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(OrmSession, "do_orm_execute")
 def _note_bulk_changes(state: ORMExecuteState) -> None:
-    # ORM-enabled UPDATE/DELETE (e.g. the atomic registered_count update) skip the flush.
+    # ORM-enabled and Core UPDATE/DELETE (e.g. the atomic registered_count update) skip the
+    # flush.
     if state.is_update or state.is_delete or state.is_insert:
-        for mapper in state.all_mappers:
-            name = mapper.local_table.name
+        names = [mapper.local_table.name for mapper in state.all_mappers]
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            names.append(table.name)
+        for name in names:
             if name in _WATCHED_TABLES:
                 state.session.info[_CHANGED] = True
                 if name in _DIRECTORY_TABLES:
@@ -211,17 +230,22 @@ def _bump_version(session: OrmSession) -> None:
     # Flush first, so that these rows are the transaction's last locks (taken in the same
     # order by every transaction): they are never held while waiting for another row.
     session.flush()
-    rows = [PLANNING_ROW]
+    rows = [PLANNING_ROWS[secrets.randbelow(len(PLANNING_ROWS))]]  # not fork-shared
     if session.info.pop(_DIRECTORY_CHANGED, None):
         rows.append(DIRECTORY_ROW)
     session.info.pop(_CHANGED, None)
     connection = session.connection()
-    table = FeedVersion.__table__
-    for row in rows:
-        values = {"token": secrets.token_hex(16), "changed_at": utcnow()}
+    upsert = connection.dialect.name in _UPSERTING
+    table = _VERSION_TABLE
+    now = utcnow()
+    for row in sorted(rows):  # ascending, in every transaction: no lock cycle
+        values = {"id": row, "token": secrets.token_hex(16), "changed_at": now}
+        if upsert:
+            connection.execute(_BUMP, values)
+            continue
         result = connection.execute(update(table).where(table.c.id == row).values(**values))
         if result.rowcount == 0:
-            connection.execute(insert(table).values(id=row, **values))
+            connection.execute(insert(table).values(**values))
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
@@ -239,7 +263,10 @@ def mark_changed(session: OrmSession | None = None, *, directory: bool = False) 
         info[_DIRECTORY_CHANGED] = True
 
 
-_TOKEN_SQL = f"SELECT token FROM {FeedVersion.__tablename__} WHERE id = {PLANNING_ROW}"  # noqa: S608
+_TOKEN_SQL = (
+    f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
+    f"WHERE id <> {DIRECTORY_ROW} ORDER BY id"
+)
 _STATE_SQL = {
     style: f"SELECT etag, last_modified, version FROM {FeedState.__tablename__} "  # noqa: S608
     f"WHERE key = {mark}"
@@ -249,7 +276,13 @@ _held = threading.local()
 
 
 def _read(sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-    """One row of a one-row query, on a connection of this thread's own, in autocommit.
+    """One row of a one-row query (see ``_read_all``)."""
+    rows = _read_all(sql, params)
+    return rows[0] if rows else None
+
+
+def _read_all(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a small query, on a connection of this thread's own, in autocommit.
 
     A revalidation's whole database cost: no ORM session, no pool checkout, no BEGIN (their
     set-up costs several times the round trip). When sessions are bound to one connection
@@ -257,8 +290,7 @@ def _read(sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
     """
     bind = db.session_factory.kw.get("bind")
     if not isinstance(bind, Engine):
-        row = db.session.connection().exec_driver_sql(sql, params).first()
-        return None if row is None else tuple(row)
+        return [tuple(row) for row in db.session.connection().exec_driver_sql(sql, params)]
     for attempt in (1, 2):
         held = getattr(_held, "connection", None)
         if held is None or held[0] is not bind or held[1] != os.getpid():
@@ -270,10 +302,10 @@ def _read(sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
             cursor = held[2].cursor()
             try:
                 cursor.execute(sql, params)
-                found = cursor.fetchone()
+                found = cursor.fetchall()
             finally:
                 cursor.close()
-            return None if found is None else tuple(found)
+            return [tuple(row) for row in found]
         except bind.dialect.dbapi.Error:  # type: ignore[union-attr]
             _held.connection = None  # e.g. the server restarted: reconnect once
             held[2].invalidate()
@@ -283,9 +315,14 @@ def _read(sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
 
 
 def change_token() -> str:
-    """The current planning change token ('' before the first change)."""
-    row = _read(_TOKEN_SQL)
-    return (row[0] if row else None) or ""
+    """The current planning change token ('' before the first change): a hash of the tokens
+    of the planning rows, so it moves whenever one of them does."""
+    tokens = [row[0] for row in _read_all(_TOKEN_SQL)]
+    if not tokens:
+        return ""
+    if len(tokens) == 1:
+        return str(tokens[0])
+    return hashlib.sha256("|".join(tokens).encode()).hexdigest()[:32]
 
 
 def directory_token() -> str:
