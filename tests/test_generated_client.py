@@ -16,11 +16,8 @@ import datetime as dt
 import importlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +27,8 @@ from typing import Any
 import pytest
 
 from core.auth import SigningKey, claims_for, mint_token
+from tests.live import CLI, REPO, free_port, gunicorn
 
-REPO = Path(__file__).resolve().parent.parent
 DOCUMENT = REPO / "openapi" / "openapi.json"
 PACKAGE = "dcc_generated_client"
 BREST = "290000017"  # CHRU de Brest, a real establishment of the demo directory
@@ -43,12 +40,6 @@ pytestmark = [
         reason="runs its own server on SQLite whatever the database: once, in `make test`",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -74,7 +65,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn on a free port, a migrated scratch SQLite database and the demo directory."""
     workdir = tmp_path_factory.mktemp("generated-client-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -89,40 +80,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "DCC_LOG_FORMAT": "text",
         "PYTHONFAULTHANDLER": "1",
     }
-    cli = [sys.executable, "-c", "from server.cli import main; main()"]
     for args in (["db", "upgrade"], ["directory", "demo"]):
-        subprocess.run([*cli, *args], env=env, cwd=REPO, check=True, capture_output=True)
+        subprocess.run([*CLI, *args], env=env, cwd=REPO, check=True, capture_output=True)
     log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"),
-                *("--workers", "1", "--worker-class", "gthread", "--threads", "2"),
-                "server.wsgi:app",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health/live", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+    options = ("--workers", "1", "--worker-class", "gthread", "--threads", "2")
+    with gunicorn(port, env, log, options, start_seconds=30):
         yield Server(url=url, env=env, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,15 +21,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "from server.cli import main; main()"]
+from tests.live import CLI, REPO, free_port, gunicorn
+
 _numbers = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -84,37 +75,12 @@ class Stack:
 
     @contextlib.contextmanager
     def serve(self, *, workers: int = 2) -> Iterator[Server]:
+        """gunicorn with the production settings (server/gunicorn_conf.py) on this stack."""
         port = free_port()
         log = self.root / f"gunicorn-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    "python:server.gunicorn_conf",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(workers),
-                    "server.wsgi:app",
-                ],
-                env=self.env,
-                cwd=REPO,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(f"http://127.0.0.1:{port}", process, log)
-        try:
-            server.wait_live()
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        options = ("-c", "python:server.gunicorn_conf", "--workers", str(workers))
+        with gunicorn(port, self.env, log, options) as process:
+            yield Server(f"http://127.0.0.1:{port}", process, log)
 
 
 @dataclass
@@ -140,17 +106,6 @@ class Server:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
-
-    def wait_live(self, seconds: float = 60) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/health/live", timeout=2)[0] == 200:
-                    return
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.process.kill()
-                raise RuntimeError(f"the server did not start: {self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
 
 
 def scratch_url(tmp_path: Path) -> str:

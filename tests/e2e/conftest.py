@@ -8,15 +8,11 @@ migrated and loaded with the demo data.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from tests.live import CLI, REPO, free_port, gunicorn
+
 CHROMIUM = Path(os.environ.get("DCC_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("DCC_E2E_CHROMEDRIVER", "/usr/bin/chromedriver"))
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE / "screenshots"
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-REPO = HERE.parent.parent
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -85,12 +82,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -109,7 +100,7 @@ def live_server() -> Iterator[LiveServer]:
     if _missing():
         pytest.skip(_missing() or "")
     workdir = Path(tempfile.mkdtemp(prefix="dcc-e2e-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -123,54 +114,20 @@ def live_server() -> Iterator[LiveServer]:
         # a worker that dies of a signal leaves the Python stack of every thread in the log
         "PYTHONFAULTHANDLER": "1",
     }
-    cli = [sys.executable, "-c", "from server.cli import main; main()"]
     for args in (["db", "upgrade"], ["demo"]):
-        subprocess.run([*cli, *args], env=env, cwd=REPO, check=True, capture_output=True)
+        subprocess.run([*CLI, *args], env=env, cwd=REPO, check=True, capture_output=True)
     log = workdir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                # threaded workers, as in production: a browser's idle pre-connected socket
-                # would otherwise hold a sync worker until its timeout kills it, and the POST
-                # Chromium then sends on that socket gets an empty response
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "4",
-                "--timeout",
-                "60",
-                "server.wsgi:app",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url, process, log)
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError):
-            if server.get("/health/live")[0] == 200:
-                break
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
+    options = (
+        *("--workers", "2", "--timeout", "60"),
+        # threaded workers, as in production: a browser's idle pre-connected socket would
+        # otherwise hold a sync worker until its timeout kills it, and the POST Chromium then
+        # sends on that socket gets an empty response
+        *("--worker-class", "gthread", "--threads", "4"),
+    )
     try:
-        yield server
+        with gunicorn(port, env, log, options) as process:
+            yield LiveServer(url, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
