@@ -10,14 +10,13 @@ import pytest
 
 from core.db import db
 from core.terminology.geo import region_of_department
+from planning.directory import services as directory
 from planning.directory.models import (
     Organization,
-    OrganizationToken,
     Practitioner,
     PractitionerActivity,
-    PractitionerToken,
 )
-from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.normalize import fold, name_key
 
 _numbers = itertools.count(1)
 
@@ -56,17 +55,7 @@ def create_practitioner() -> Callable[..., Practitioner]:
             activity.update(spec)
             activity.setdefault("region", region_of_department(activity["department"]))
             practitioner.activities.append(PractitionerActivity(**activity))
-        db.session.add(practitioner)
-        db.session.flush()
-        for token in tokens(practitioner.last_name, practitioner.first_name):
-            db.session.add(
-                PractitionerToken(
-                    practitioner_id=practitioner.id,
-                    token=token,
-                    name_key=practitioner.name_key,
-                    active=practitioner.active,
-                )
-            )
+        directory.add_practitioner(practitioner)
         # committed (to the test's savepoint): a failed request's rollback keeps it
         db.session.commit()
         return practitioner
@@ -95,17 +84,7 @@ def create_organization() -> Callable[..., Organization]:
         values.setdefault("region", region_of_department(values["department"]))
         values["name_key"] = fold(values["name"])
         organization = Organization(**values)
-        db.session.add(organization)
-        db.session.flush()
-        for token in tokens(organization.name):
-            db.session.add(
-                OrganizationToken(
-                    organization_id=organization.id,
-                    token=token,
-                    name_key=organization.name_key,
-                    active=organization.active,
-                )
-            )
+        directory.add_organization(organization)
         db.session.commit()
         return organization
 
