@@ -1,10 +1,13 @@
 """Mixed load test: gunicorn with the production settings on PostgreSQL, every module at once.
 
     flock /tmp/dcc-bench.lock .venv/bin/python benchmarks/bench_load.py \\
-        [--scale 0.1] [--seconds 60] [--clients 8] [--database bench_proof]
+        [--scale 1] [--seconds 60] [--clients 8] [--database bench_proof] [--reuse]
 
 1. Loads a scratch PostgreSQL database (``--database``, dropped and created again) with the
-   module benchmarks' own generators, at ``--scale`` of their national sizes:
+   module benchmarks' own generators, at ``--scale`` of their national sizes (1: the sizes of
+   the module benchmarks, about 25 minutes of loading on 2 cores; ``--reuse`` skips it when a
+   former run loaded the same database at the same scale, keeping its state in
+   /tmp/dcc-load-DATABASE):
    planning (benchmarks/bench_planning.populate: RCPs, sessions, registrations and their
    directory rows), the RPPS directory (planning.directory.synthetic.national_lines, imported
    by ``dcc-services directory import-rpps``), trials (benchmarks/bench_trials.load_corpus)
@@ -33,6 +36,7 @@ import multiprocessing
 import os
 import random
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,9 +81,11 @@ NATIONAL = {
     "sessions": 55_000,
     "registrations": 1_000_000,
     "professionals": 1_200_000,
-    "trials": 20_000,
-    "referentials": 200,
+    "trials": 100_000,
+    "referentials": 1_000,
 }
+#: Decision-tree nodes per referential (benchmarks/bench_guidelines.py's default).
+GUIDELINE_NODES = 50
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> str:
@@ -148,7 +154,7 @@ def load(url: str, env: dict[str, str], work: Path, sizes: dict[str, int]) -> di
     )
     bench_trials.load_corpus(app, sizes["trials"])
     with app.app_context():
-        bench_guidelines.populate(url, sizes["referentials"], 40, 5)
+        bench_guidelines.populate(url, sizes["referentials"], GUIDELINE_NODES, 5)
     db.session.remove()
     run(*CLI, "trials", "reindex", env=env)
     run(*CLI, "guidelines", "reindex", env=env)
@@ -189,11 +195,14 @@ def driver(args: tuple) -> dict[str, Any]:
     while time.time() < start_at:
         time.sleep(0.01)
     live: list[float] = []
+    cpu_started = time.process_time()
     stop = time.monotonic() + base_seconds
     while time.monotonic() < stop:
         t0 = time.perf_counter()
         status, _, _ = call(port, "GET", "/health/live")
         live.append(time.perf_counter() - t0)
+    live_cpu = time.process_time() - cpu_started
+    cpu_started = time.process_time()
     ops = list(MIX)
     weights = list(MIX.values())
     latencies: dict[str, list[float]] = defaultdict(list)
@@ -220,6 +229,7 @@ def driver(args: tuple) -> dict[str, Any]:
         elif status != EXPECTED.get(op, 200):
             errors[f"{op}: {status}"] += 1
     return {
+        "cpu": (live_cpu, time.process_time() - cpu_started),
         "live": live,
         "latencies": dict(latencies),
         "errors": dict(errors),
@@ -232,7 +242,7 @@ def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, se
     if op == "directory search":
         return (
             "GET",
-            f"/directory/practitioners?q={quote(rng.choice(plan['queries']))}&page_size=20",
+            f"/directory/practitioners?name={quote(rng.choice(plan['queries']))}&page_size=20",
             None,
             admin,
         )
@@ -273,17 +283,25 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--base-seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--database", default="bench_proof")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the database a former run loaded"
+    )
     args = parser.parse_args()
     sizes = {k: max(10, int(v * args.scale)) for k, v in NATIONAL.items()}
     url = f"{args.pg}/{args.database}"
     print(f"mixed load test on PostgreSQL ({args.database}), scale {args.scale}: {sizes}")
-    work = Path(tempfile.mkdtemp(prefix="dcc-load-"))
+    work = Path(tempfile.gettempdir()) / f"dcc-load-{args.database}"
+    state = work / "loaded.json"
+    reuse = args.reuse and state.exists() and json.loads(state.read_text())["sizes"] == sizes
+    if not reuse:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(exist_ok=True)
     key_path = work / "signing-key.pem"
     key = SigningKey.load_or_create(key_path, create=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DCC_")}
@@ -303,9 +321,15 @@ def main() -> None:
         }
     )
     started = time.perf_counter()
-    recreate_database(url)
-    data = load(url, env, work, sizes)
-    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    if reuse:
+        data = json.loads(state.read_text())["data"]
+        run(*CLI, "db", "upgrade", env=env)
+        print(f"reusing the database loaded by a former run ({state})", flush=True)
+    else:
+        recreate_database(url)
+        data = load(url, env, work, sizes)
+        state.write_text(json.dumps({"sizes": sizes, "data": data}))
+        print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
     def token(**claims: Any) -> dict[str, str]:
         minted = mint_token(key, issuer=ISSUER, audience="dcc-services", ttl=7200,
@@ -385,8 +409,14 @@ def report(outcomes: list[dict[str, Any]], args: argparse.Namespace, log_path: P
         errors.update(o["errors"])
     total = sum(len(v) for v in latencies.values())
     rps = total / args.seconds
+    live_cpu = sum(o["cpu"][0] for o in outcomes) / args.base_seconds
+    mixed_cpu = sum(o["cpu"][1] for o in outcomes) / args.seconds
     print(
         f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms)"
+    )
+    print(
+        f"CPU of the {args.clients} client processes (same 2 cores): {live_cpu:.2f} cores during "
+        f"/health/live, {mixed_cpu:.2f} during the mix"
     )
     print(f"mixed workload: {total} requests in {args.seconds:.0f} s = {rps:,.0f} req/s "
           f"= {rps / live_rps:.0%} of /health/live, {args.clients} clients")  # fmt: skip

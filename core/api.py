@@ -9,13 +9,13 @@ from typing import Any, TypeVar
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core.auth import ALL_ROLES, Role, authenticate, require_role
-from core.errors import PROBLEM_JSON, ProblemSchema, render_http_exception
+from core.errors import PROBLEM_JSON, InvalidInput, ProblemSchema, render_http_exception
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,6 +149,30 @@ class Schema(ma.Schema):
 class Blueprint(flask_smorest.Blueprint):
     """A domain's blueprint; ``auth`` says who may call an operation, enforced and documented."""
 
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments``; a query string parameter nobody declared gets 422.
+
+        The query schemas of an operation share the query string (filters and pagination), so
+        each tolerates the others' parameters; the union of their parameters is checked once
+        here. A misspelt filter (``?nmae=``) would otherwise return the unfiltered list. A
+        schema with ``lenient_query = True`` (FHIR search) lets unknown parameters through.
+        """
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "query" or getattr(schema, "lenient_query", False):
+            return decorator
+        instance = schema() if isinstance(schema, type) else schema
+        names = {field.data_key or name for name, field in instance.load_fields.items()}
+
+        def apply(func: F) -> F:
+            allowed: set[str] | None = getattr(func, "_dcc_query_parameters", None)
+            if allowed is None:
+                allowed = set()
+                func = _refuse_unknown_query_parameters(func, allowed)
+            allowed |= names
+            return decorator(func)
+
+        return apply
+
     def alt_response(
         self, status_code: int | str, response: Any = None, **kwargs: Any
     ) -> Callable[[Any], Any]:
@@ -195,6 +219,32 @@ class Blueprint(flask_smorest.Blueprint):
     def public(self, func: F) -> F:
         """Mark an operation as callable without a token (documented as such)."""
         return self.doc(security=[])(func)
+
+
+def _refuse_unknown_query_parameters(func: F, allowed: set[str]) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        unknown = [name for name in request.args if name not in allowed]
+        if unknown:
+            raise InvalidInput(
+                "unknown query parameter"
+                + ("s " if len(unknown) > 1 else " ")
+                + ", ".join(repr(name) for name in unknown)
+                + f"; this operation takes: {', '.join(sorted(allowed))}",
+                errors=[
+                    {
+                        "location": "query",
+                        "field": name,
+                        "pointer": name,
+                        "detail": "Unknown field.",
+                    }
+                    for name in unknown
+                ],
+            )
+        return func(*args, **kwargs)
+
+    wrapper._dcc_query_parameters = allowed  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def path_parameter(name: str, pattern: str, description: str) -> dict[str, Any]:

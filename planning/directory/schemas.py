@@ -281,7 +281,13 @@ class OrganizationQueryArgsSchema(PaginationArgsSchema):
 
 
 class FhirSearchArgsSchema(Schema):
-    """Common FHIR search parameters: page size and page."""
+    """Common FHIR search parameters: page size and page.
+
+    Unsupported search parameters are ignored, as a FHIR server does by default
+    (``Prefer: handling=lenient``); the JSON API refuses them instead (core/api.py).
+    """
+
+    lenient_query = True
 
     class Meta:
         unknown = ma.EXCLUDE
