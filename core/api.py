@@ -149,6 +149,16 @@ class Schema(ma.Schema):
 class Blueprint(flask_smorest.Blueprint):
     """A domain's blueprint; ``auth`` says who may call an operation, enforced and documented."""
 
+    def arguments(self, schema: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """flask-smorest's ``arguments``, given a schema instance made once, here.
+
+        Given a class, webargs makes a new instance on every request, which deep-copies every
+        declared field; an instance keeps no state between loads, so one serves them all.
+        """
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, **kwargs)
+
     def alt_response(
         self, status_code: int | str, response: Any = None, **kwargs: Any
     ) -> Callable[[Any], Any]:
