@@ -149,19 +149,27 @@ class Schema(ma.Schema):
 class Blueprint(flask_smorest.Blueprint):
     """A domain's blueprint; ``auth`` says who may call an operation, enforced and documented."""
 
-    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
-        """flask-smorest's ``arguments``; a query string parameter nobody declared gets 422.
+    def arguments(
+        self, schema: Any, *, location: str = "json", **kwargs: Any
+    ) -> Callable[[Any], Any]:
+        """flask-smorest's ``arguments``: one schema instance, and undeclared query parameters
+        refused with 422.
+
+        Given a class, webargs makes a new instance on every request, which deep-copies every
+        declared field; an instance keeps no state between loads, so one, made here, serves
+        them all.
 
         The query schemas of an operation share the query string (filters and pagination), so
         each tolerates the others' parameters; the union of their parameters is checked once
         here. A misspelt filter (``?nmae=``) would otherwise return the unfiltered list. A
         schema with ``lenient_query = True`` (FHIR search) lets unknown parameters through.
         """
+        if isinstance(schema, type):
+            schema = schema()
         decorator = super().arguments(schema, location=location, **kwargs)
         if location != "query" or getattr(schema, "lenient_query", False):
             return decorator
-        instance = schema() if isinstance(schema, type) else schema
-        names = {field.data_key or name for name, field in instance.load_fields.items()}
+        names = {field.data_key or name for name, field in schema.load_fields.items()}
 
         def apply(func: F) -> F:
             allowed: set[str] | None = getattr(func, "_dcc_query_parameters", None)

@@ -58,6 +58,30 @@ def record(
 _INSERT_EVENT = insert(AuditEvent)
 
 
+def event_values(
+    principal: Principal | None,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    *,
+    region: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of the row ``record`` adds, for callers that write it with their own
+    statement (``insert_event``; a hot path that chains it with the change it describes)."""
+    return {
+        "at": utcnow(),
+        "actor_subject": principal.subject if principal else "system",
+        "actor_role": principal.role.value if principal else "system",
+        "actor_issuer": principal.issuer if principal else "local",
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "region": region,
+        "changes": _jsonable(changes or {}),
+    }
+
+
 def insert_event(
     principal: Principal | None,
     action: str,
@@ -71,17 +95,7 @@ def insert_event(
     without the unit of work, for hot paths that need no ``AuditEvent`` object."""
     db.session.connection().execute(
         _INSERT_EVENT,
-        {
-            "at": utcnow(),
-            "actor_subject": principal.subject if principal else "system",
-            "actor_role": principal.role.value if principal else "system",
-            "actor_issuer": principal.issuer if principal else "local",
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "region": region,
-            "changes": _jsonable(changes or {}),
-        },
+        event_values(principal, action, entity_type, entity_id, region=region, changes=changes),
     )
 
 

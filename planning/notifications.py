@@ -83,7 +83,6 @@ def notify_registration(
     registration: Registration,
     event: str,
     notify_physician: bool = True,
-    any_webhook: bool = True,
 ) -> None:
     """Tell the registering physician (notification) and the webhooks of the perimeter."""
     session = registration.session
@@ -124,7 +123,6 @@ def notify_registration(
         session=session,
         client_id=registration.client_id,
         patient_ref=registration.patient_ref,
-        any_webhook=any_webhook,
     )
 
 
@@ -155,7 +153,7 @@ def notify_session_change(*, session: Session, event: str, changes: dict[str, An
 
 _ACTIVE_WEBHOOKS = select(Webhook).where(Webhook.active.is_(True))
 #: Whether any webhook is active: a column of the registration's context query (see
-#: ``planning.services``), so that a registration with no subscriber makes no webhook query.
+#: ``planning.services``), so that a registration with no subscriber builds no event at all.
 ANY_ACTIVE_WEBHOOK = exists().where(Webhook.active.is_(True))
 _INSERT_DELIVERY = insert(WebhookDelivery.__table__)
 
@@ -167,15 +165,11 @@ def _enqueue(
     session: Session,
     client_id: str | None,
     patient_ref: str | None,
-    any_webhook: bool = True,
 ) -> None:
     """One delivery per active webhook interested in the event (the outbox, same transaction).
 
-    ``any_webhook``: False when the caller already knows, from this transaction, that no
-    webhook is active (no query then). The rows go in with one Core INSERT (executemany).
+    The rows go in with one Core INSERT (executemany).
     """
-    if not any_webhook:
-        return
     rcp = session.rcp
     hooks = db.session.scalars(_ACTIVE_WEBHOOKS)
     now = utcnow()

@@ -7,8 +7,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.orm import contains_eager, joinedload, make_transient_to_detached, selectinload
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -1112,9 +1125,11 @@ def _event(
 
 
 def _registration_context() -> Any:
-    """The session with its RCP, an active registration of the same dossier, whether the
-    physician is active, whether they work at the RCP's sites (for closed RCPs), and whether
-    any webhook is active (when none is, the outbox needs no query)."""
+    """What the checks of a registration need, as plain columns (no ORM entities to build):
+    the session's status, deadline and capacity, its RCP's region, host and openness, an
+    active registration of the same dossier, whether the physician is active, whether they
+    work at the RCP's sites (for closed RCPs), and whether any webhook is active (when none
+    is, the outbox needs no query)."""
     session_id, rpps = bindparam("session_id"), bindparam("rpps")
     duplicate = (
         select(Registration.id)
@@ -1122,7 +1137,8 @@ def _registration_context() -> Any:
             Registration.session_id == session_id,
             Registration.patient_ref == bindparam("patient_ref"),
             Registration.registering_rpps == rpps,
-            Registration.status.in_(lifecycle.ACTIVE),
+            # constants written into the SQL: an expanding IN would render it on every call
+            Registration.status.in_([literal_column(f"'{s.value}'") for s in _ACTIVE]),
         )
         .limit(1)
         .scalar_subquery()
@@ -1137,13 +1153,25 @@ def _registration_context() -> Any:
         ),
     )
     return (
-        select(Session, duplicate, active, works_there, ANY_ACTIVE_WEBHOOK)
+        select(
+            Session.status,
+            Session.registration_deadline,
+            Session.capacity,
+            Rcp.id,
+            Rcp.region,
+            Rcp.host_finess,
+            Rcp.open_to_external,
+            duplicate,
+            active,
+            works_there,
+            ANY_ACTIVE_WEBHOOK,
+        )
         .join(Session.rcp)
-        .options(contains_eager(Session.rcp))
         .where(Session.id == session_id)
     )
 
 
+_ACTIVE = sorted(lifecycle.ACTIVE)
 _REGISTRATION_CONTEXT = _registration_context()
 
 
@@ -1162,74 +1190,164 @@ def register_dossier(
     # instead of racing; any refusal below rolls the place back with the transaction.
     taken = _take_place(session_id, now, deadline_after=now)
     # Then everything the checks need in one query (see _REGISTRATION_CONTEXT).
-    found = db.session.execute(
-        _REGISTRATION_CONTEXT,
-        {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps},
-    ).first()
+    # plain columns: a Core execution on the transaction's connection (no ORM result machinery)
+    found = (
+        db.session.connection()
+        .execute(
+            _REGISTRATION_CONTEXT,
+            {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps},
+        )
+        .first()
+    )
     if found is None:
         raise NotFound(f"no session {session_id}")
-    session, duplicate_id, physician_active, physician_works_there, any_webhook = found
-    rcp = session.rcp
-    if session.cancelled:
-        raise Conflict(f"session {session.id} is cancelled", code="session-cancelled")
-    if now >= session.registration_deadline:
+    (
+        status,
+        deadline,
+        capacity,
+        rcp_id,
+        region,
+        host_finess,
+        open_to_external,
+        duplicate_id,
+        physician_active,
+        physician_works_there,
+        any_webhook,
+    ) = found
+    if status == CANCELLED:
+        raise Conflict(f"session {session_id} is cancelled", code="session-cancelled")
+    if now >= deadline:
         raise Conflict(
-            f"the registration deadline of session {session.id} passed at "
-            f"{session.registration_deadline.isoformat()}",
+            f"the registration deadline of session {session_id} passed at {deadline.isoformat()}",
             code="deadline-passed",
-            deadline=session.registration_deadline.isoformat(),
+            deadline=deadline.isoformat(),
         )
     if duplicate_id:
         raise Conflict(
-            f"this dossier is already registered for session {session.id} "
+            f"this dossier is already registered for session {session_id} "
             f"(registration {duplicate_id})",
             code="duplicate",
         )
     if not taken:
         raise Conflict(
-            f"session {session.id} is full ({session.capacity} dossiers)",
+            f"session {session_id} is full ({capacity} dossiers)",
             code="session-full",
-            capacity=session.capacity,
+            capacity=capacity,
         )
     if not physician_active:
         raise Forbidden(f"the physician {rpps} is not an active professional of the directory")
-    if not rcp.open_to_external and not physician_works_there:
+    if not open_to_external and not physician_works_there:
         raise Forbidden(
-            f"RCP {rcp.id} takes dossiers only from physicians of establishment {rcp.host_finess}"
+            f"RCP {rcp_id} takes dossiers only from physicians of establishment {host_finess}"
         )
-    registration = _insert_registration(principal, session, rpps, data)
-    notify_registration(
-        registration=registration,
-        event="registration.created",
-        notify_physician=False,
-        any_webhook=bool(any_webhook),
-    )
-    audit.insert_event(
-        principal,
-        "register",
-        "registration",
-        registration.id,
-        region=rcp.region,
-        changes={"session_id": session.id, "status": registration.status},
-    )
+    registration = _insert_registration(principal, session_id, rpps, data, region=region)
+    if any_webhook:
+        # the outbox needs the session and its RCP (only when some webhook may want them)
+        notify_registration(
+            registration=registration, event="registration.created", notify_physician=False
+        )
     return registration
 
 
-_INSERT_REGISTRATION = insert(Registration.__table__)
-_INSERT_EVENT = insert(RegistrationEvent.__table__)
+_REGISTRATION_TABLE = Registration.__table__
+_EVENT_TABLE = RegistrationEvent.__table__
+_AUDIT_TABLE = audit.AuditEvent.__table__
+_INSERT_REGISTRATION = insert(_REGISTRATION_TABLE)
+_INSERT_EVENT = insert(_EVENT_TABLE)
+_REGISTRATION_COLUMNS = [
+    "session_id",
+    "registering_rpps",
+    "client_id",
+    "patient_ref",
+    "tumour_code",
+    "question",
+    "phase",
+    "wished_date",
+    "patient_over_75",
+    "status",
+    "reason",
+    "deferred_to_id",
+    "deferred_from_id",
+    "created_at",
+    "updated_at",
+]
+_EVENT_COLUMNS = [
+    "at",
+    "from_status",
+    "to_status",
+    "actor_subject",
+    "actor_role",
+    "reason",
+    "target_session_id",
+]
+_AUDIT_COLUMNS = [
+    "at",
+    "actor_subject",
+    "actor_role",
+    "actor_issuer",
+    "action",
+    "entity_type",
+    "region",
+    "changes",
+]
+
+
+def _chained_inserts() -> Any:
+    """The registration, its first event and its audit row in one statement (PostgreSQL: one
+    round trip instead of three): data-modifying CTEs that take the new registration's id."""
+
+    def param(table: Any, column: str, prefix: str = "") -> Any:
+        # typed in the SQL (a NULL parameter in a SELECT list would be text); strings cast
+        # without a length, so that a value too long still fails rather than being cut
+        column_type = table.c[column].type
+        sql_type = String() if isinstance(column_type, String) else column_type
+        return cast(bindparam(prefix + column, type_=column_type), sql_type)
+
+    registration = (
+        insert(_REGISTRATION_TABLE)
+        .values({c: bindparam(c) for c in _REGISTRATION_COLUMNS})
+        .returning(_REGISTRATION_TABLE.c.id)
+        .cte("new_registration")
+    )
+    event = (
+        insert(_EVENT_TABLE)
+        .from_select(
+            ["registration_id", *_EVENT_COLUMNS],
+            select(registration.c.id, *[param(_EVENT_TABLE, c, "event_") for c in _EVENT_COLUMNS]),
+        )
+        .returning(_EVENT_TABLE.c.registration_id, _EVENT_TABLE.c.id)
+        .cte("new_event")
+    )
+    trail = insert(_AUDIT_TABLE).from_select(
+        ["entity_id", *_AUDIT_COLUMNS],
+        select(
+            cast(registration.c.id, String),
+            *[param(_AUDIT_TABLE, c, "audit_") for c in _AUDIT_COLUMNS],
+        ),
+    )
+    return select(event.c.registration_id, event.c.id).add_cte(trail.cte("new_audit_event"))
+
+
+_CHAINED_INSERTS = _chained_inserts()
 
 
 def _insert_registration(
-    principal: Principal, session: Session, rpps: str, data: dict[str, Any]
+    principal: Principal,
+    session_id: int,
+    rpps: str,
+    data: dict[str, Any],
+    *,
+    region: str | None,
 ) -> Registration:
-    """Write a new registration and its first event with two Core INSERTs (the hot path: the
-    unit of work costs several times the statements), then attach them to the ORM session as
-    persistent objects, loaded as if just read, so that the caller and the response need no
-    query and the commit has nothing left to flush."""
+    """Write a new registration, its first event and its audit row with Core INSERTs (the hot
+    path: the unit of work costs several times the statements), chained in one statement on
+    PostgreSQL; then attach the registration and its event to the ORM session as persistent
+    objects, loaded as if just read, so that the caller and the response need no query and the
+    commit has nothing left to flush."""
     now = utcnow()
     status = lifecycle.RegistrationStatus.PROPOSED.value
     values: dict[str, Any] = {
-        "session_id": session.id,
+        "session_id": session_id,
         "registering_rpps": rpps,
         "client_id": principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
         "patient_ref": data["patient_ref"],
@@ -1245,10 +1363,7 @@ def _insert_registration(
         "created_at": now,
         "updated_at": now,
     }
-    connection = db.session.connection()
-    (registration_id,) = connection.execute(_INSERT_REGISTRATION, values).inserted_primary_key
     event_values: dict[str, Any] = {
-        "registration_id": registration_id,
         "at": now,
         "from_status": None,
         "to_status": status,
@@ -1257,15 +1372,46 @@ def _insert_registration(
         "reason": None,
         "target_session_id": None,
     }
-    (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
-    first_event = RegistrationEvent(id=event_id, **event_values)
-    registration = Registration(id=registration_id, **values, events=[first_event])
-    for obj in (first_event, registration):
-        make_transient_to_detached(obj)
-    db.session.add(registration)  # persistent, nothing pending (cascades to the event)
-    set_committed_value(registration, "session", session)
+    trail = audit.event_values(
+        principal,
+        "register",
+        "registration",
+        "",  # the registration's id, known once inserted
+        region=region,
+        changes={"session_id": session_id, "status": status},
+    )
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        params = dict(values)
+        params.update({"event_" + k: v for k, v in event_values.items()})
+        params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
+        registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
+    else:
+        (registration_id,) = connection.execute(_INSERT_REGISTRATION, values).inserted_primary_key
+        event_values["registration_id"] = registration_id
+        (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
+        trail["entity_id"] = str(registration_id)
+        connection.execute(_INSERT_AUDIT_EVENT, trail)
+    event_values["registration_id"] = registration_id
+    first_event = _as_loaded(RegistrationEvent, {"id": event_id, **event_values})
+    registration = _as_loaded(Registration, {"id": registration_id, **values})
+    set_committed_value(registration, "events", [first_event])
     set_committed_value(first_event, "registration", registration)
+    db.session.add(registration)  # persistent, nothing pending (cascades to the event)
     return registration
+
+
+def _as_loaded(model: type[Any], row: dict[str, Any]) -> Any:
+    """A detached instance of ``model`` holding ``row`` as if read from the database: the
+    values go straight into its state, as the ORM's loading does, without the attribute
+    events of the constructor (nothing to track: they are what the database holds)."""
+    obj = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(row)
+    make_transient_to_detached(obj)
+    return obj
+
+
+_INSERT_AUDIT_EVENT = insert(_AUDIT_TABLE)
 
 
 def _get_registration(registration_id: int, *, for_update: bool = False) -> Registration:

@@ -321,6 +321,45 @@ def test_register_enforces_capacity_and_deadline(world, create_session):
     assert caught.value.extensions["code"] == "deadline-passed"
 
 
+def test_a_registration_writes_its_event_and_audit_row(world, create_session):
+    session = create_session()
+    doctor = world.doctor()
+    registration = services.register_dossier(
+        principal=doctor,
+        session_id=session.id,
+        data={**DOSSIER, "wished_date": dt.date(2031, 5, 6), "patient_over_75": True},
+    )
+    db.session.flush()
+    db.session.expunge_all()  # read back what the database holds, not the returned objects
+    stored = db.session.get(Registration, registration.id)
+    assert (stored.session_id, stored.status, stored.patient_ref) == (
+        session.id,
+        "proposed",
+        DOSSIER["patient_ref"],
+    )
+    assert stored.wished_date == dt.date(2031, 5, 6) and stored.patient_over_75 is True
+    assert stored.created_at.tzinfo is not None
+    [event] = stored.events
+    assert event.id == registration.events[0].id
+    assert (event.from_status, event.to_status, event.actor_subject, event.actor_role) == (
+        None,
+        "proposed",
+        doctor.subject,
+        "physician",
+    )
+    assert event.at == stored.created_at and event.target_session_id is None
+    trail = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "registration")
+    ).one()
+    assert (trail.action, trail.entity_id, trail.region) == (
+        "register",
+        str(registration.id),
+        session.rcp.region,
+    )
+    assert (trail.actor_subject, trail.actor_issuer) == (doctor.subject, doctor.issuer)
+    assert trail.changes == {"session_id": session.id, "status": "proposed"}
+
+
 def test_closed_rcps_take_only_their_establishment_physicians(world, create_rcp, create_session):
     session = create_session(rcp=create_rcp(open_to_external=False))
     with pytest.raises(Forbidden, match="only from physicians"):
