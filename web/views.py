@@ -1,4 +1,4 @@
-"""The web pages: sign-in, calendar, sessions, registrations and decisions, the 3C's RCPs.
+"""The web pages: sign-in, calendar and feeds, sessions, registrations and decisions, RCPs.
 
 Each page reads the signed-in Principal and calls the planning services the API calls, with
 the API's own schemas to read forms: the rules live in the domains, never here.
@@ -33,11 +33,13 @@ from core.terminology import geo
 from planning import kinds, notifications
 from planning import services as planning
 from planning.schemas import (
+    CancelSchema,
     DecisionSchema,
     PeriodSchema,
     RcpCreateSchema,
     RcpUpdateSchema,
     RegistrationCreateSchema,
+    SessionUpdateSchema,
 )
 from web import agenda, auth, demo, guidelines, trials
 from web import directory as directory_search
@@ -374,6 +376,8 @@ def session_page(session_id: int, *, principal: Principal) -> str:
     now = utcnow()
     return render_template(
         "web/session.html",
+        local_start=session.starts_at.astimezone(agenda.PARIS),
+        local_end=session.ends_at.astimezone(agenda.PARIS),
         session=session,
         rcp=rcp,
         host=rcp.host,
@@ -461,6 +465,100 @@ def attendance(session_id: int, *, principal: Principal) -> Response:
     )
 
 
+def _confirmed(what: str) -> None:
+    """Destructive actions carry a ticked confirmation box (``required`` in the page; checked
+    here too, so that a form posted without it changes nothing)."""
+    if request.form.get("confirmation") != "oui":
+        raise ma.ValidationError({"confirmation": [f"cochez la case pour confirmer {what}."]})
+
+
+def _local_instant(day: str | None, time: str | None, field: str) -> str:
+    """An aware ISO instant from the form's Paris date and wall time (what the schemas read)."""
+    try:
+        date = dt.date.fromisoformat((day or "").strip())
+        clock = dt.time.fromisoformat((time or "").strip())
+    except ValueError:
+        raise ma.ValidationError({field: ["date ou heure invalide."]}) from None
+    return dt.datetime.combine(date, clock, agenda.PARIS).isoformat()
+
+
+def _session_change_data() -> dict[str, Any]:
+    """The session update asked for: new date and times, place, room and video link (emptied
+    fields clear the value), and the revision the form was read at (a concurrent change wins)."""
+    form = request.form
+    raw: dict[str, Any] = {
+        "starts_at": _local_instant(form.get("date"), form.get("start"), "starts_at"),
+        "ends_at": _local_instant(form.get("date"), form.get("end"), "ends_at"),
+    }
+    for name in ("place_finess", "room", "visio_url"):
+        raw[name] = form.get(name, "").strip() or None
+    if form.get("revision", "").strip():
+        raw["expected_revision"] = form["revision"].strip()
+    return raw
+
+
+@blp.route("/seances/<int:session_id>/modifier", methods=["POST"])
+@auth.login_required(*MANAGER_ROLES)
+def session_change(session_id: int, *, principal: Principal) -> Response:
+    def action() -> Any:
+        data = SessionUpdateSchema().load(_session_change_data())
+        return planning.update_session(principal=principal, session_id=session_id, data=data)
+
+    return _act(
+        action,
+        back=url_for("web.session_page", session_id=session_id) + "#modifier",
+        success=lambda s: (
+            f"Séance enregistrée : {agenda.datetime_label(s.starts_at)} – "
+            f"{agenda.time_label(s.ends_at)}."
+        ),
+        then=lambda s: url_for("web.session_page", session_id=s.id),
+    )
+
+
+def _cancel_consequences(held: int) -> str:
+    """What cancelling does to the dossiers of the session (``cancel_session``: they keep their
+    status and their place; their physicians are notified; the 3C defers or refuses them)."""
+    if not held:
+        return " Aucun dossier n'y était inscrit."
+    return (
+        f" {held} dossier(s) inscrit(s) restent rattachés à la séance avec leur statut : "
+        "les médecins qui les ont inscrits sont prévenus, et c'est au 3C de les reporter à "
+        "une autre séance ou de les refuser."
+    )
+
+
+@blp.route("/seances/<int:session_id>/annuler", methods=["POST"])
+@auth.login_required(*MANAGER_ROLES)
+def session_cancel(session_id: int, *, principal: Principal) -> Response:
+    def action() -> Any:
+        _confirmed("l'annulation de la séance")
+        data = CancelSchema().load(_form("reason"))
+        return planning.cancel_session(
+            principal=principal, session_id=session_id, reason=data["reason"]
+        )
+
+    return _act(
+        action,
+        back=url_for("web.session_page", session_id=session_id) + "#annuler",
+        success=lambda s: "Séance annulée." + _cancel_consequences(s.registered_count),
+        then=lambda s: url_for("web.session_page", session_id=s.id),
+    )
+
+
+@blp.route("/inscriptions/<int:registration_id>/retrait", methods=["POST"])
+@auth.login_required(Role.PHYSICIAN)
+def withdraw(registration_id: int, *, principal: Principal) -> Response:
+    def action() -> Any:
+        _confirmed("le retrait du dossier")
+        return planning.withdraw_registration(principal=principal, registration_id=registration_id)
+
+    return _act(
+        action,
+        back=_safe_next(request.form.get("back"), url_for("web.my_registrations")),
+        success=lambda r: f"Dossier {r.patient_ref} retiré de la séance.",
+    )
+
+
 @blp.route("/mes-dossiers")
 @auth.login_required(Role.PHYSICIAN)
 def my_registrations(*, principal: Principal) -> str:
@@ -472,6 +570,7 @@ def my_registrations(*, principal: Principal) -> str:
         registrations=registrations,
         notifications=items,
         unread=unread,
+        now=utcnow(),
     )
 
 
@@ -684,12 +783,56 @@ def _feed_data() -> dict[str, Any]:
     return {"scope": "search", "filters": filters}
 
 
-@blp.route("/abonnements", methods=["POST"])
+FEED_SCOPE_LABELS = {
+    "rcp": "une RCP",
+    "establishment": "un établissement",
+    "region": "une région",
+    "practitioner": "un praticien",
+    "search": "une recherche du calendrier",
+}
+
+FEED_FILTER_LABELS = {
+    "region": "région",
+    "department": "département",
+    "finess": "établissement",
+    "kind": "type",
+    "rcp_id": "RCP",
+    "from": "du",
+    "to": "au",
+    "visio": "visioconférence",
+    "open_to_external": "ouverte aux autres établissements",
+    "has_capacity": "places disponibles",
+    "practitioner": "praticien",
+    "status": "statut",
+}
+
+
+def _subscriptions_page(
+    principal: Principal, *, created: Any = None, back: str | None = None
+) -> str:
+    from planning.feeds import services as feeds
+
+    items, total = feeds.list_feeds(principal=principal, limit=200)
+    return render_template(
+        "web/subscribe.html",
+        created=created,
+        back=back,
+        feeds=items,
+        total=total,
+        scope_labels=FEED_SCOPE_LABELS,
+        filter_labels=FEED_FILTER_LABELS,
+    )
+
+
+@blp.route("/abonnements", methods=["GET", "POST"])
 @auth.login_required()
 def subscribe(*, principal: Principal) -> Any:
+    """GET: the caller's private feeds; POST: create one, and show its secret URL this once."""
     from planning.feeds import services as feeds
     from planning.feeds.schemas import FeedCreateSchema
 
+    if request.method == "GET":
+        return _subscriptions_page(principal)
     settings = _settings()
     site = feeds.Site(public_url=settings.public_url, contact_email=settings.smtp_from)
     back = _safe_next(request.form.get("back"), url_for("web.calendar"))
@@ -707,7 +850,25 @@ def subscribe(*, principal: Principal) -> Any:
         flash(error.detail, "error")
         return redirect(back)
     # the token is shown this once: rendered directly, never put in a redirect or a flash
-    return render_template("web/subscribe.html", created=created, back=back)
+    return _subscriptions_page(principal, created=created, back=back)
+
+
+@blp.route("/abonnements/<int:feed_id>/revocation", methods=["POST"])
+@auth.login_required()
+def unsubscribe(feed_id: int, *, principal: Principal) -> Response:
+    from planning.feeds import services as feeds
+
+    def action() -> Any:
+        _confirmed("la révocation du lien")
+        return feeds.revoke_feed(principal=principal, feed_id=feed_id)
+
+    return _act(
+        action,
+        back=url_for("web.subscribe"),
+        success=lambda f: (
+            f"Abonnement « {f.name} » révoqué : son lien ne donne plus accès au calendrier."
+        ),
+    )
 
 
 # --- directory search-as-you-type ---------------------------------------------------------

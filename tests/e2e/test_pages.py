@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import urllib.error
 
 import icalendar
 import pytest
@@ -104,6 +105,45 @@ def test_subscribe_button_yields_a_feed_that_parses(pages, live_server):
     events = icalendar.Calendar.from_ical(body).walk("VEVENT")
     assert events
     assert any("RCP digestive CHU de Brest" in str(e["SUMMARY"]) for e in events)
+    assert not pages.axe()
+
+    # the subscriptions page lists it (never its URL again) and revokes it once confirmed
+    pages.open("/web/abonnements")
+    assert "Mes abonnements actifs" in pages.text and "webcal://" not in pages.text
+    assert not pages.axe()
+    pages.screenshot("abonnements")
+    box = pages.find("#feeds input[name=confirmation]")
+    assert box.get_attribute("required") is not None
+    pages.find(f"label[for='{box.get_attribute('id')}']").click()
+    pages.go("#feeds button[type=submit]")
+    assert "révoqué" in pages.text and "Aucun abonnement actif." in pages.text
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        live_server.get("http://" + webcal.removeprefix("webcal://"))
+    gone.value.close()
+    assert gone.value.code == 404
+
+
+def test_physician_withdraws_a_dossier_once_confirmed(pages):
+    pages.sign_in("medecin")
+    session_id = _next_open_session_id(pages)
+    pages.open(f"/web/seances/{session_id}")
+    pages.fill("#patient_ref", "E2E-RETRAIT-07")
+    pages.fill("#tumour_code", "C20")
+    pages.fill("#question", "Radiochimiothérapie néoadjuvante ?")
+    pages.go("#register-submit")
+    assert "Dossier inscrit" in pages.text
+    label = pages.driver.find_element(
+        "xpath", "//label[contains(., 'retrait du dossier E2E-RETRAIT-07')]"
+    )
+    box = pages.find(f"#{label.get_attribute('for')}")
+    form = box.find_element("xpath", "./ancestor::form")
+    # without the box ticked the browser does not send the form (no script needed)
+    assert not pages.driver.execute_script("return arguments[0].checkValidity()", form)
+    assert not pages.axe()
+    label.click()
+    pages.go(form.find_element("css selector", "button[type=submit]"))
+    assert "Dossier E2E-RETRAIT-07 retiré de la séance." in pages.text
+    assert "E2E-RETRAIT-07 · C20 · retiré" in pages.text
 
 
 def test_physician_searches_trials_and_opens_the_explanation(pages):
@@ -173,6 +213,11 @@ def test_session_page_accessibility_for_the_3c(pages):
     pages.go("ul.sessions a")
     assert "Participants" in pages.text
     pages.screenshot("seance-3c")
+    assert not pages.axe()
+    # a session of the 3C's own RCP: decisions, move and cancel forms too
+    pages.open(f"/web/seances/{_next_open_session_id(pages)}")
+    assert "Déplacer ou modifier la séance" in pages.text and "Annuler la séance" in pages.text
+    pages.screenshot("seance-3c-gestion")
     assert not pages.axe()
 
 

@@ -10,10 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core.auth import Principal
 from core.db import utcnow
 from planning import services as planning
 from planning.models import Session
-from web import demo
+from web import auth, demo
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -47,6 +48,12 @@ class WebClient:
         return self.client.post(
             "/web/connexion/demo", data={"user": user, "csrf_token": self.token()}
         )
+
+    def sign_in_as(self, principal: Principal, label: str) -> None:
+        """Sign in as any identity (the demo offers one user per role): what the OIDC
+        callback stores for a real one."""
+        with self.client.session_transaction() as session:
+            session[auth.SESSION_KEY] = auth.principal_to_session(principal, label)
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.client.get(path, **kwargs)
