@@ -18,11 +18,14 @@
    rate limit is raised: every client here shares one address, unlike calendar clients.
 3. From ``--clients`` driver processes (http.client, a new connection per request as calendar
    clients and RCP software do): first ``GET /health/live`` alone for ``--base-seconds`` (the
-   ratio's base), then for ``--seconds`` the mixed workload, by weight: directory name search,
-   regional month of sessions, one session, feed revalidation (If-None-Match -> 304), trial
-   search for a fiche, guideline evaluation, registration of a dossier.
-4. Prints throughput, p50/p95/p99 per operation, errors (any status other than the expected
-   one), and the mixed throughput as a ratio of /health/live. Target (issue 9): >= 500
+   ratio's base), then for ``--seconds`` each mix of ``--mix`` (default: "national", then
+   "even"; see MIXES): directory name search, regional month of sessions, one session, feed
+   revalidation (If-None-Match -> 304), trial search for a fiche, guideline evaluation,
+   registration of a dossier. "national" weighs them as a national peak hour does (about
+   22 requests/s in all, estimated from the volumes); "even" weighs them about the same,
+   which no real day does but which shows the heavy operations' capacity.
+4. Prints, per mix, throughput, p50/p95/p99 per operation, errors (any status other than the
+   expected one), and the throughput as a ratio of /health/live. Target (issue 9): >= 500
    requests/s overall on 2 cores with no error.
 """
 
@@ -64,15 +67,34 @@ from planning.directory.synthetic import Site, national_lines, rpps_header  # no
 CLI = [sys.executable, "-c", "from server.cli import main; main()"]
 ISSUER = "https://dcc-load.example.fr"
 TARGET_RPS = 500
-#: Operation -> weight in the mix.
-MIX = {
-    "directory search": 3,
-    "sessions month": 2,
-    "session": 2,
-    "feed 304": 3,
-    "trial search": 1,
-    "guideline evaluation": 2,
-    "registration": 1,
+#: Two mixes, operation -> weight. "even": every operation weighs about the same (what the
+#: first version of this test ran). "national": the proportions of a national peak hour,
+#: estimated from the volumes (requests per second nationally, which sum to about 22/s):
+#: 1 M RCP dossiers a year over 250 working days, 15 % of a day in its busiest hour, is
+#: 0.17 registrations/s; a guideline evaluation when the dossier is prepared and one at the
+#: meeting, 0.33/s; a trial search per dossier, 0.17/s; about ten directory look-ups per
+#: dossier (participants, correspondents, as one types), 1.7/s; about five session views,
+#: half a month view, 0.8/s; and about 35,000 subscribed calendars (physicians who take part
+#: in RCPs, 3C staff), which their calendar clients revalidate every 30 minutes, 19/s.
+MIXES = {
+    "even": {
+        "directory search": 3,
+        "sessions month": 2,
+        "session": 2,
+        "feed 304": 3,
+        "trial search": 1,
+        "guideline evaluation": 2,
+        "registration": 1,
+    },
+    "national": {
+        "directory search": 1.7,
+        "sessions month": 0.4,
+        "session": 0.4,
+        "feed 304": 19.0,
+        "trial search": 0.17,
+        "guideline evaluation": 0.33,
+        "registration": 0.17,
+    },
 }
 EXPECTED = {"feed 304": 304, "registration": 201}
 #: National sizes of the module benchmarks, multiplied by --scale.
@@ -189,8 +211,8 @@ def call(
 
 
 def driver(args: tuple) -> dict[str, Any]:
-    """One client process: the live phase, then the mixed phase; latencies per operation."""
-    port, plan, seed, base_seconds, seconds, start_at = args
+    """One client process: the /health/live phase, then one phase per mix; latencies per op."""
+    port, plan, seed, base_seconds, seconds, mixes, start_at = args
     rng = random.Random(seed)
     while time.time() < start_at:
         time.sleep(0.01)
@@ -201,40 +223,41 @@ def driver(args: tuple) -> dict[str, Any]:
         t0 = time.perf_counter()
         status, _, _ = call(port, "GET", "/health/live")
         live.append(time.perf_counter() - t0)
-    live_cpu = time.process_time() - cpu_started
-    cpu_started = time.process_time()
-    ops = list(MIX)
-    weights = list(MIX.values())
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: Counter[str] = Counter()
-    serial = changed = 0
+    phases = {"/health/live": {"cpu": time.process_time() - cpu_started, "live": live}}
+    serial = 0
     etags: dict[str, str] = {}
-    stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        op = rng.choices(ops, weights)[0]
-        method, path, body, headers = request_for(op, plan, rng, seed, serial)
-        serial += 1
-        if op == "feed 304":  # a calendar client sends the ETag it last received
-            headers = {"If-None-Match": etags.get(path, headers["If-None-Match"])}
-        t0 = time.perf_counter()
-        try:
-            status, answer_headers, _ = call(port, method, path, body, headers)
-        except (OSError, http.client.HTTPException) as error:
-            status, answer_headers = type(error).__name__, {}
-        latencies[op].append(time.perf_counter() - t0)
-        if op == "feed 304" and status == 200:
-            # registrations change the sessions' counts, so the feed: a new version, not an error
-            etags[path] = answer_headers["ETag"]
-            changed += 1
-        elif status != EXPECTED.get(op, 200):
-            errors[f"{op}: {status}"] += 1
-    return {
-        "cpu": (live_cpu, time.process_time() - cpu_started),
-        "live": live,
-        "latencies": dict(latencies),
-        "errors": dict(errors),
-        "feeds changed": changed,
-    }
+    for name in mixes:
+        cpu_started = time.process_time()
+        ops, weights = list(MIXES[name]), list(MIXES[name].values())
+        latencies: dict[str, list[float]] = defaultdict(list)
+        errors: Counter[str] = Counter()
+        changed = 0
+        stop = time.monotonic() + seconds
+        while time.monotonic() < stop:
+            op = rng.choices(ops, weights)[0]
+            method, path, body, headers = request_for(op, plan, rng, seed, serial)
+            serial += 1
+            if op == "feed 304":  # a calendar client sends the ETag it last received
+                headers = {"If-None-Match": etags.get(path, headers["If-None-Match"])}
+            t0 = time.perf_counter()
+            try:
+                status, answer_headers, _ = call(port, method, path, body, headers)
+            except (OSError, http.client.HTTPException) as error:
+                status, answer_headers = type(error).__name__, {}
+            latencies[op].append(time.perf_counter() - t0)
+            if op == "feed 304" and status == 200:
+                # registrations change the sessions' counts, so the feed: a new version
+                etags[path] = answer_headers["ETag"]
+                changed += 1
+            elif status != EXPECTED.get(op, 200):
+                errors[f"{op}: {status}"] += 1
+        phases[name] = {
+            "cpu": time.process_time() - cpu_started,
+            "latencies": dict(latencies),
+            "errors": dict(errors),
+            "feeds changed": changed,
+        }
+    return phases
 
 
 def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, serial: int):
@@ -292,7 +315,14 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="reuse the database a former run loaded"
     )
+    parser.add_argument(
+        "--mix",
+        action="append",
+        choices=list(MIXES),
+        help="workload mix, one phase of --seconds each (default: national, then even)",
+    )
     args = parser.parse_args()
+    args.mix = args.mix or ["national", "even"]
     sizes = {k: max(10, int(v * args.scale)) for k, v in NATIONAL.items()}
     url = f"{args.pg}/{args.database}"
     print(f"mixed load test on PostgreSQL ({args.database}), scale {args.scale}: {sizes}")
@@ -387,7 +417,8 @@ def main() -> None:
         print(f"uptime before: {run('uptime').strip()}", flush=True)
         start_at = time.time() + 1
         jobs = [
-            (port, plan, n, args.base_seconds, args.seconds, start_at) for n in range(args.clients)
+            (port, plan, n, args.base_seconds, args.seconds, args.mix, start_at)
+            for n in range(args.clients)
         ]
         with multiprocessing.get_context("fork").Pool(args.clients) as pool:
             outcomes = pool.map(driver, jobs)
@@ -399,46 +430,47 @@ def main() -> None:
 
 
 def report(outcomes: list[dict[str, Any]], args: argparse.Namespace, log_path: Path) -> None:
-    live = [x for o in outcomes for x in o["live"]]
+    live = [x for o in outcomes for x in o["/health/live"]["live"]]
     live_rps = len(live) / args.base_seconds
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: Counter[str] = Counter()
-    for o in outcomes:
-        for op, values in o["latencies"].items():
-            latencies[op].extend(values)
-        errors.update(o["errors"])
-    total = sum(len(v) for v in latencies.values())
-    rps = total / args.seconds
-    live_cpu = sum(o["cpu"][0] for o in outcomes) / args.base_seconds
-    mixed_cpu = sum(o["cpu"][1] for o in outcomes) / args.seconds
+    live_cpu = sum(o["/health/live"]["cpu"] for o in outcomes) / args.base_seconds
     print(
-        f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms)"
+        f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms); "
+        f"the {args.clients} client processes used {live_cpu:.2f} of the 2 cores"
     )
-    print(
-        f"CPU of the {args.clients} client processes (same 2 cores): {live_cpu:.2f} cores during "
-        f"/health/live, {mixed_cpu:.2f} during the mix"
-    )
-    print(f"mixed workload: {total} requests in {args.seconds:.0f} s = {rps:,.0f} req/s "
-          f"= {rps / live_rps:.0%} of /health/live, {args.clients} clients")  # fmt: skip
-    print(
-        f"{'operation':22} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
-    )
-    for op in MIX:
-        values = latencies.get(op, [])
+    verdicts = []
+    for name in args.mix:
+        latencies: dict[str, list[float]] = defaultdict(list)
+        errors: Counter[str] = Counter()
+        for o in outcomes:
+            for op, values in o[name]["latencies"].items():
+                latencies[op].extend(values)
+            errors.update(o[name]["errors"])
+        total = sum(len(v) for v in latencies.values())
+        rps = total / args.seconds
+        cpu = sum(o[name]["cpu"] for o in outcomes) / args.seconds
+        print(f"\n{name} mix: {total} requests in {args.seconds:.0f} s = {rps:,.0f} req/s "
+              f"= {rps / live_rps:.0%} of /health/live, {args.clients} clients using "
+              f"{cpu:.2f} cores")  # fmt: skip
         print(
-            f"{op:22} {len(values):8} {len(values) / args.seconds:7.1f} "
-            f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.95) * 1000:7.1f} "
-            f"{percentile(values, 0.99) * 1000:7.1f}"
+            f"{'operation':22} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+            f"{'p99 ms':>7}"
         )
-    changed = sum(o["feeds changed"] for o in outcomes)
-    print(
-        f"feed revalidations answered 200 with a new version (registrations changed it): {changed}"
-    )
-    error_count = sum(errors.values())
-    print(f"errors: {error_count} {dict(errors) if errors else ''}")
-    print(f"server log: {log_path.read_text(errors='replace').count('Traceback')} tracebacks")
-    ok = rps >= TARGET_RPS and not error_count
-    print(f"target >= {TARGET_RPS} req/s with no error: {'MET' if ok else 'MISSED'}")
+        for op in MIXES[name]:
+            values = latencies.get(op, [])
+            print(
+                f"{op:22} {len(values):8} {len(values) / args.seconds:7.1f} "
+                f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.95) * 1000:7.1f} "
+                f"{percentile(values, 0.99) * 1000:7.1f}"
+            )
+        changed = sum(o[name]["feeds changed"] for o in outcomes)
+        print(f"feed revalidations answered 200 with a new version (registrations changed it): "
+              f"{changed}")  # fmt: skip
+        error_count = sum(errors.values())
+        print(f"errors: {error_count} {dict(errors) if errors else ''}")
+        ok = rps >= TARGET_RPS and not error_count
+        verdicts.append(f"{name} mix {'MET' if ok else 'MISSED'}")
+    print(f"\nserver log: {log_path.read_text(errors='replace').count('Traceback')} tracebacks")
+    print(f"target >= {TARGET_RPS} req/s with no error: {', '.join(verdicts)}")
 
 
 if __name__ == "__main__":
