@@ -14,7 +14,13 @@ import pytest
 
 from tests.live import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("DCC_DATABASE_URL", "").startswith("postgresql"),
+        reason="boots a clean directory on SQLite whatever the database: once, in `make test`",
+    ),
+]
 
 
 def test_clean_directory_upgrade_demo_serve(tmp_path):
