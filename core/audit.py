@@ -42,14 +42,7 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to the current transaction (flushed with the change it describes)."""
     event = AuditEvent(
-        actor_subject=principal.subject if principal else "system",
-        actor_role=principal.role.value if principal else "system",
-        actor_issuer=principal.issuer if principal else "local",
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        region=region,
-        changes=_jsonable(changes or {}),
+        **event_values(principal, action, entity_type, entity_id, region=region, changes=changes)
     )
     db.session.add(event)
     return event
