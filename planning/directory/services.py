@@ -116,34 +116,35 @@ def require_organization(*, finess: str) -> Organization:
 
 def add_organization(organization: Organization) -> Organization:
     """Store an establishment built outside the imports (demo data) with its search tokens."""
-    db.session.add(organization)
-    db.session.flush()
-    for token in tokens(organization.name):
-        db.session.add(
-            OrganizationToken(
-                organization_id=organization.id,
-                token=token,
-                name_key=organization.name_key,
-                active=organization.active,
-            )
-        )
+    _add_with_tokens(organization, OrganizationToken, "organization_id", organization.name)
     return organization
 
 
 def add_practitioner(practitioner: Practitioner) -> Practitioner:
     """Store a professional built outside the imports (demo data) with their search tokens."""
-    db.session.add(practitioner)
-    db.session.flush()
-    for token in tokens(practitioner.last_name, practitioner.first_name):
-        db.session.add(
-            PractitionerToken(
-                practitioner_id=practitioner.id,
-                token=token,
-                name_key=practitioner.name_key,
-                active=practitioner.active,
-            )
-        )
+    _add_with_tokens(
+        practitioner,
+        PractitionerToken,
+        "practitioner_id",
+        practitioner.last_name,
+        practitioner.first_name,
+    )
     return practitioner
+
+
+def _add_with_tokens(owner: Any, token_model: Any, owner_column: str, *names: str | None) -> None:
+    """Add ``owner`` and one search-token row per word of ``names`` (as the imports write)."""
+    db.session.add(owner)
+    db.session.flush()
+    db.session.add_all(
+        token_model(
+            **{owner_column: owner.id},
+            token=token,
+            name_key=owner.name_key,
+            active=owner.active,
+        )
+        for token in tokens(*names)
+    )
 
 
 def practitioner_specialties(practitioner: Practitioner) -> set[str]:
