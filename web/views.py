@@ -32,7 +32,10 @@ from core.errors import DomainError
 from core.terminology import geo
 from planning import kinds, notifications
 from planning import services as planning
+from planning.feeds import services as feeds
+from planning.feeds.schemas import FeedCreateSchema
 from planning.schemas import (
+    AttendanceSchema,
     CancelSchema,
     DecisionSchema,
     PeriodSchema,
@@ -453,8 +456,6 @@ def attendance(session_id: int, *, principal: Principal) -> Response:
         items.append(item)
 
     def action() -> None:
-        from planning.schemas import AttendanceSchema
-
         data = AttendanceSchema().load({"items": items})
         planning.record_attendance(principal=principal, session_id=session_id, items=data["items"])
 
@@ -810,8 +811,6 @@ FEED_FILTER_LABELS = {
 def _subscriptions_page(
     principal: Principal, *, created: Any = None, back: str | None = None
 ) -> str:
-    from planning.feeds import services as feeds
-
     items, total = feeds.list_feeds(principal=principal, limit=200)
     return render_template(
         "web/subscribe.html",
@@ -828,8 +827,6 @@ def _subscriptions_page(
 @auth.login_required()
 def subscribe(*, principal: Principal) -> Any:
     """GET: the caller's private feeds; POST: create one, and show its secret URL this once."""
-    from planning.feeds import services as feeds
-    from planning.feeds.schemas import FeedCreateSchema
 
     if request.method == "GET":
         return _subscriptions_page(principal)
@@ -856,8 +853,6 @@ def subscribe(*, principal: Principal) -> Any:
 @blp.route("/abonnements/<int:feed_id>/revocation", methods=["POST"])
 @auth.login_required()
 def unsubscribe(feed_id: int, *, principal: Principal) -> Response:
-    from planning.feeds import services as feeds
-
     def action() -> Any:
         _confirmed("la révocation du lien")
         return feeds.revoke_feed(principal=principal, feed_id=feed_id)
