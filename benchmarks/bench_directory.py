@@ -1,6 +1,6 @@
 """National directories at national scale: import speed and memory, name-search latency, HTTP.
 
-    .venv/bin/python benchmarks/bench_directory.py [--professionals 1200000]
+    .venv/bin/python benchmarks/bench_directory.py [--professionals 1200000] [--workdir DIR]
         [--establishments 100000] [--database-url URL] [--searches 1000] [--seconds 10]
 
 1. Generates, under /tmp/bench-directory, a synthetic RPPS extraction in the exact 2026 format
@@ -108,12 +108,14 @@ def establishments(count: int, rng: random.Random) -> list[dict[str, str]]:
     return rows
 
 
-def generate(professionals: int, count_establishments: int) -> tuple[Path, Path, list[str], int]:
+def generate(
+    professionals: int, count_establishments: int, scratch: Path
+) -> tuple[Path, Path, list[str], int]:
     """Write both files; returns their paths, name samples and the RPPS line count."""
-    SCRATCH.mkdir(exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
     rng = random.Random(2026)
     places = establishments(count_establishments, rng)
-    finess_path = SCRATCH / "etalab-cs1100507-stock-bench.csv"
+    finess_path = scratch / "etalab-cs1100507-stock-bench.csv"
     with finess_path.open("w", encoding="cp1252", errors="replace") as handle:
         for line in etalab_lines(places, "2026-05-12"):
             handle.write(line + "\n")
@@ -129,7 +131,7 @@ def generate(professionals: int, count_establishments: int) -> tuple[Path, Path,
         )
         for p in places[:20_000]
     ]
-    rpps_path = SCRATCH / "PS_LibreAcces_Personne_activite_bench.txt"
+    rpps_path = scratch / "PS_LibreAcces_Personne_activite_bench.txt"
     samples: list[str] = []
     lines = 0
     with rpps_path.open("w", encoding="utf-8") as handle:
@@ -377,7 +379,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--professionals", type=int, default=1_200_000)
     parser.add_argument("--establishments", type=int, default=100_000)
-    parser.add_argument("--database-url", default=f"sqlite:///{SCRATCH}/bench.sqlite3")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=SCRATCH,
+        help="scratch directory: generated files and the default SQLite database",
+    )
+    parser.add_argument("--database-url", help="default: an SQLite file in --workdir")
     parser.add_argument("--searches", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10)
@@ -389,7 +397,8 @@ def main() -> None:
         "--skip-import", action="store_true", help="search and HTTP only, on a loaded database"
     )
     args = parser.parse_args()
-    url = args.database_url
+    scratch = args.workdir
+    url = args.database_url or f"sqlite:///{scratch}/bench.sqlite3"
     engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(
         f"directory benchmark on {engine}: {args.professionals} professionals, "
@@ -397,14 +406,16 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    saved = SCRATCH / f"samples-{args.professionals}-{args.establishments}.txt"
+    saved = scratch / f"samples-{args.professionals}-{args.establishments}.txt"
     if args.reuse_files and saved.exists():
-        rpps_path = SCRATCH / "PS_LibreAcces_Personne_activite_bench.txt"
-        finess_path = SCRATCH / "etalab-cs1100507-stock-bench.csv"
+        rpps_path = scratch / "PS_LibreAcces_Personne_activite_bench.txt"
+        finess_path = scratch / "etalab-cs1100507-stock-bench.csv"
         count, *samples = saved.read_text("utf-8").splitlines()
         lines = int(count)
     else:
-        rpps_path, finess_path, samples, lines = generate(args.professionals, args.establishments)
+        rpps_path, finess_path, samples, lines = generate(
+            args.professionals, args.establishments, scratch
+        )
         saved.write_text("\n".join([str(lines), *samples]), "utf-8")
     print(
         f"generated {lines} RPPS lines ({rpps_path.stat().st_size / 1e6:.0f} MB) and "
