@@ -16,12 +16,14 @@
 2. Starts gunicorn with server/gunicorn_conf.py (2 x cores sync workers) and DCC_ENV=production
    (own key and secret, https public URL, pool and statement timeout of .env.example). The feed
    rate limit is raised: every client here shares one address, unlike calendar clients.
-3. From ``--clients`` driver processes (http.client, a new connection per request as calendar
-   clients and RCP software do): first ``GET /health/live`` alone for ``--base-seconds`` (the
-   ratio's base), then for ``--seconds`` each mix of ``--mix`` (default: "national", then
-   "even"; see MIXES): directory name search, regional month of sessions, one session, feed
-   revalidation (If-None-Match -> 304), trial search for a fiche, guideline evaluation,
-   registration of a dossier. "national" weighs them as a national peak hour does (about
+3. From one load-generator process (benchmarks/loadgen.py: ``--clients`` requests in flight on
+   raw sockets, a new connection per request as calendar clients and RCP software do; a
+   fraction of http.client's CPU per request, so that the cores go to the server): first
+   ``GET /health/live`` alone for ``--base-seconds`` (the ratio's base), then for
+   ``--seconds`` each mix of ``--mix`` (default: "national", then "even"; see MIXES):
+   directory name search, regional month of sessions, one session, feed revalidation
+   (If-None-Match -> 304), trial search for a fiche, guideline evaluation, registration of
+   a dossier. "national" weighs them as a national peak hour does (about
    22 requests/s in all, estimated from the volumes); "even" weighs them about the same,
    which no real day does but which shows the heavy operations' capacity.
 4. Prints, per mix, throughput, p50/p95/p99 per operation, errors (any status other than the
@@ -35,7 +37,6 @@ import argparse
 import datetime as dt
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import secrets
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -58,6 +59,8 @@ import bench_directory  # noqa: E402
 import bench_guidelines  # noqa: E402
 import bench_planning  # noqa: E402
 import bench_trials  # noqa: E402
+import loadgen  # noqa: E402
+from loadgen import percentile  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -210,56 +213,6 @@ def call(
         connection.close()
 
 
-def driver(args: tuple) -> dict[str, Any]:
-    """One client process: the /health/live phase, then one phase per mix; latencies per op."""
-    port, plan, seed, base_seconds, seconds, mixes, start_at = args
-    rng = random.Random(seed)
-    while time.time() < start_at:
-        time.sleep(0.01)
-    live: list[float] = []
-    cpu_started = time.process_time()
-    stop = time.monotonic() + base_seconds
-    while time.monotonic() < stop:
-        t0 = time.perf_counter()
-        status, _, _ = call(port, "GET", "/health/live")
-        live.append(time.perf_counter() - t0)
-    phases = {"/health/live": {"cpu": time.process_time() - cpu_started, "live": live}}
-    serial = 0
-    etags: dict[str, str] = {}
-    for name in mixes:
-        cpu_started = time.process_time()
-        ops, weights = list(MIXES[name]), list(MIXES[name].values())
-        latencies: dict[str, list[float]] = defaultdict(list)
-        errors: Counter[str] = Counter()
-        changed = 0
-        stop = time.monotonic() + seconds
-        while time.monotonic() < stop:
-            op = rng.choices(ops, weights)[0]
-            method, path, body, headers = request_for(op, plan, rng, seed, serial)
-            serial += 1
-            if op == "feed 304":  # a calendar client sends the ETag it last received
-                headers = {"If-None-Match": etags.get(path, headers["If-None-Match"])}
-            t0 = time.perf_counter()
-            try:
-                status, answer_headers, _ = call(port, method, path, body, headers)
-            except (OSError, http.client.HTTPException) as error:
-                status, answer_headers = type(error).__name__, {}
-            latencies[op].append(time.perf_counter() - t0)
-            if op == "feed 304" and status == 200:
-                # registrations change the sessions' counts, so the feed: a new version
-                etags[path] = answer_headers["ETag"]
-                changed += 1
-            elif status != EXPECTED.get(op, 200):
-                errors[f"{op}: {status}"] += 1
-        phases[name] = {
-            "cpu": time.process_time() - cpu_started,
-            "latencies": dict(latencies),
-            "errors": dict(errors),
-            "feeds changed": changed,
-        }
-    return phases
-
-
 def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, serial: int):
     admin = plan["admin"]
     if op == "directory search":
@@ -299,9 +252,33 @@ def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, se
     )
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+def mix_requests(plan: dict[str, Any], mix: str, seed: int):
+    """``next_request`` for loadgen: operations drawn by the mix's weights, and the
+    ``on_answer`` hook that keeps each feed's latest ETag (registrations change feeds)."""
+    rng = random.Random(seed)
+    ops, weights = list(MIXES[mix]), list(MIXES[mix].values())
+    etags = dict(plan["feeds"])
+    changed = Counter()
+
+    def next_request(client: int, serial: int) -> loadgen.Request:
+        op = rng.choices(ops, weights)[0]
+        if op == "feed 304":  # a calendar client sends the ETag it last received
+            path = rng.choice(plan["feed_paths"])
+            return loadgen.Request(
+                op, loadgen.build("GET", path, {"If-None-Match": etags[path]}), path
+            )
+        method, path, body, headers = request_for(op, plan, rng, seed, serial)
+        payload = json.dumps(body).encode() if body is not None else None
+        if payload is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        return loadgen.Request(op, loadgen.build(method, path, headers, payload))
+
+    def on_answer(request: loadgen.Request, status: str, headers: dict[str, str]) -> None:
+        if request.op == "feed 304" and status == "200":
+            etags[request.meta] = headers["etag"]
+            changed["feeds"] += 1
+
+    return next_request, on_answer, changed
 
 
 def main() -> None:
@@ -412,59 +389,71 @@ def main() -> None:
             status, headers, _ = call(port, "GET", path)
             assert status == 200, status
             plan["feeds"].append((path, headers["ETag"]))
+        plan["feed_paths"] = [path for path, _ in plan["feeds"]]
         for _ in range(20):  # warm every worker
             call(port, "GET", "/health/live")
         print(f"uptime before: {run('uptime').strip()}", flush=True)
-        start_at = time.time() + 1
-        jobs = [
-            (port, plan, n, args.base_seconds, args.seconds, args.mix, start_at)
-            for n in range(args.clients)
-        ]
-        with multiprocessing.get_context("fork").Pool(args.clients) as pool:
-            outcomes = pool.map(driver, jobs)
+        live = loadgen.Request("/health/live", loadgen.build("GET", "/health/live"))
+        results: dict[str, Any] = {
+            "/health/live": loadgen.run_phase(
+                port, lambda client, serial: live, concurrency=args.clients,
+                seconds=args.base_seconds,
+            )
+        }  # fmt: skip
+        changed: dict[str, int] = {}
+        for seed, name in enumerate(args.mix):
+            next_request, on_answer, counter = mix_requests(plan, name, seed)
+            results[name] = loadgen.run_phase(
+                port, next_request, concurrency=args.clients, seconds=args.seconds,
+                on_answer=on_answer,
+            )  # fmt: skip
+            changed[name] = counter["feeds"]
         print(f"uptime after: {run('uptime').strip()}")
     finally:
         server.terminate()
         server.wait(timeout=30)
-    report(outcomes, args, log_path)
+    report(results, changed, args, log_path)
 
 
-def report(outcomes: list[dict[str, Any]], args: argparse.Namespace, log_path: Path) -> None:
-    live = [x for o in outcomes for x in o["/health/live"]["live"]]
+def report(
+    results: dict[str, Any], changed: dict[str, int], args: argparse.Namespace, log_path: Path
+) -> None:
+    base = results["/health/live"]
+    live = base.latencies["/health/live"]
     live_rps = len(live) / args.base_seconds
-    live_cpu = sum(o["/health/live"]["cpu"] for o in outcomes) / args.base_seconds
     print(
-        f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms); "
-        f"the {args.clients} client processes used {live_cpu:.2f} of the 2 cores"
+        f"\n/health/live alone: {live_rps:,.0f} req/s (p50 {percentile(live, 0.5) * 1000:.1f} ms, "
+        f"statuses {dict(base.statuses['/health/live'])}); the load generator used "
+        f"{base.cpu_seconds / args.base_seconds:.2f} of the 2 cores"
     )
     verdicts = []
     for name in args.mix:
-        latencies: dict[str, list[float]] = defaultdict(list)
-        errors: Counter[str] = Counter()
-        for o in outcomes:
-            for op, values in o[name]["latencies"].items():
-                latencies[op].extend(values)
-            errors.update(o[name]["errors"])
-        total = sum(len(v) for v in latencies.values())
+        phase = results[name]
+        total = phase.requests
         rps = total / args.seconds
-        cpu = sum(o[name]["cpu"] for o in outcomes) / args.seconds
         print(f"\n{name} mix: {total} requests in {args.seconds:.0f} s = {rps:,.0f} req/s "
-              f"= {rps / live_rps:.0%} of /health/live, {args.clients} clients using "
-              f"{cpu:.2f} cores")  # fmt: skip
+              f"= {rps / live_rps:.0%} of /health/live, {args.clients} connections; the load "
+              f"generator used {phase.cpu_seconds / args.seconds:.2f} cores")  # fmt: skip
         print(
             f"{'operation':22} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
             f"{'p99 ms':>7}"
         )
+        errors: Counter[str] = Counter()
         for op in MIXES[name]:
-            values = latencies.get(op, [])
+            values = phase.latencies.get(op, [])
             print(
                 f"{op:22} {len(values):8} {len(values) / args.seconds:7.1f} "
                 f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.95) * 1000:7.1f} "
                 f"{percentile(values, 0.99) * 1000:7.1f}"
             )
-        changed = sum(o[name]["feeds changed"] for o in outcomes)
+            expected = {str(EXPECTED.get(op, 200))}
+            if op == "feed 304":
+                expected.add("200")  # a registration changed the feed: its new version
+            for status, count in phase.statuses.get(op, {}).items():
+                if status not in expected:
+                    errors[f"{op}: {status}"] += count
         print(f"feed revalidations answered 200 with a new version (registrations changed it): "
-              f"{changed}")  # fmt: skip
+              f"{changed[name]}")  # fmt: skip
         error_count = sum(errors.values())
         print(f"errors: {error_count} {dict(errors) if errors else ''}")
         ok = rps >= TARGET_RPS and not error_count
