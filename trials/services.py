@@ -375,8 +375,13 @@ _checked_lock = threading.Lock()
 
 
 def _watermark() -> dict[str, Any]:
+    # Two scalar subqueries: the count from the smallest index, the maximum from the
+    # updated_at index (one aggregate query would scan the rows for both).
     count, latest = db.session.execute(
-        select(func.count(Trial.id), func.max(Trial.updated_at))
+        select(
+            select(func.count()).select_from(Trial).scalar_subquery(),
+            select(func.max(Trial.updated_at)).scalar_subquery(),
+        )
     ).one()
     return {"count": int(count or 0), "updated": latest.isoformat() if latest else None}
 
