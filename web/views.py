@@ -46,6 +46,7 @@ from planning.schemas import (
 )
 from web import agenda, auth, demo, guidelines, trials
 from web import directory as directory_search
+from web import messages as french
 
 blp = Blueprint(
     "web",
@@ -141,7 +142,8 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 @blp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
     db.session.rollback()
-    return render_template("web/error.html", code=error.status, detail=error.detail), error.status
+    detail = french.refusal(error)
+    return render_template("web/error.html", code=error.status, detail=detail), error.status
 
 
 def _safe_next(target: str | None, default: str) -> str:
@@ -175,9 +177,9 @@ def _act(
         return redirect(back)  # type: ignore[return-value]
     except DomainError as error:
         db.session.rollback()
-        flash(error.detail, "error")
+        flash(french.refusal(error), "error")
         for item in error.errors or ():
-            flash(f"{item.get('field')} : {item.get('detail')}", "error")
+            flash(f"{item.get('field')} : {french.field_message(item.get('detail'))}", "error")
         return redirect(back)  # type: ignore[return-value]
     flash(success(result) if callable(success) else success, "success")
     return redirect(then(result) if then else back)  # type: ignore[return-value]
@@ -192,7 +194,10 @@ def _messages(messages: Any, prefix: str = "") -> list[str]:
         return out
     if isinstance(messages, list):
         label = prefix.rstrip(".")
-        return [f"{label} : {m}" if label else str(m) for m in messages]
+        return [
+            f"{label} : {french.field_message(m)}" if label else french.field_message(m)
+            for m in messages
+        ]
     return [str(messages)]
 
 
@@ -844,7 +849,7 @@ def subscribe(*, principal: Principal) -> Any:
         return redirect(back)
     except DomainError as error:
         db.session.rollback()
-        flash(error.detail, "error")
+        flash(french.refusal(error), "error")
         return redirect(back)
     # the token is shown this once: rendered directly, never put in a redirect or a flash
     return _subscriptions_page(principal, created=created, back=back)

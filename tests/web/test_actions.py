@@ -110,7 +110,7 @@ def test_session_change_errors_come_back_and_change_nothing(web_client, open_ses
     cases = [
         (_move_form(session, start="", end="10:00"), "starts_at : date ou heure invalide."),
         (_move_form(session, visio_url="http://visio.example/x"), "visio_url"),
-        (_move_form(session, revision=str(session.revision - 1)), "read it again"),
+        (_move_form(session, revision=str(session.revision - 1)), "rechargez la page"),
     ]
     for form, expected in cases:
         response = coordinator.post(f"{page}/modifier", form, page=page)
@@ -143,7 +143,8 @@ def test_only_the_hosts_managers_may_move_or_cancel(web_client, open_sessions):
         response = other.post(f"{page}/{action}", form, page=page)
         assert response.status_code == 302
         assert any(
-            f"may not act on this session of establishment {demo.BREST}" in m
+            "Votre profil ne vous permet pas d'agir sur cette séance de l'établissement "
+            f"{demo.BREST}." == m.strip()
             for m in _messages(other, page)
         )
     db.session.refresh(session)
@@ -200,7 +201,7 @@ def test_3c_cancels_a_session_which_stays_visible_with_its_dossiers(web_client, 
 
     # cancelling twice: the service's conflict comes back
     coordinator.post(f"{page}/annuler", {"reason": "encore", "confirmation": "oui"}, page=page)
-    assert any("already cancelled" in m for m in _messages(coordinator, page))
+    assert f"La séance n° {session.id} est déjà annulée." in _messages(coordinator, page)
 
 
 def test_a_regional_admin_cancels_a_session_of_the_region(web_client, open_sessions):
@@ -276,7 +277,7 @@ def test_only_the_registering_physician_withdraws_before_the_deadline(web_client
     other.sign_in_as(OTHER_PHYSICIAN, "Dr Maëlle Kervella")
     assert path not in other.get("/web/mes-dossiers").get_data(as_text=True)
     other.post(path, form, page="/web/mes-dossiers")
-    assert "only the registering physician may withdraw this dossier" in _messages(
+    assert "Seul le médecin qui a inscrit ce dossier peut le retirer." in _messages(
         other, "/web/mes-dossiers"
     )
     assert web_client("3c").post(path, form).status_code == 403
@@ -291,7 +292,9 @@ def test_only_the_registering_physician_withdraws_before_the_deadline(web_client
     assert path not in listing and "date limite passée" in listing
     assert path not in physician.get(f"/web/seances/{session.id}").get_data(as_text=True)
     physician.post(path, form, page="/web/mes-dossiers")
-    assert any("deadline has passed" in m for m in _messages(physician, "/web/mes-dossiers"))
+    assert "La date limite d'inscription est passée : adressez-vous au 3C." in _messages(
+        physician, "/web/mes-dossiers"
+    )
     db.session.refresh(registration)
     assert registration.status == "proposed"
 
@@ -349,7 +352,9 @@ def test_a_user_cannot_revoke_or_see_another_users_feed(web_client, open_session
     revoke = f"/web/abonnements/{feed.id}/revocation"
     assert revoke not in coordinator.get("/web/abonnements").get_data(as_text=True)
     coordinator.post(revoke, {"confirmation": "oui"}, page="/web/abonnements")
-    assert f"feed {feed.id} belongs to another user" in _messages(coordinator, "/web/abonnements")
+    assert "Ce lien d'abonnement appartient à un autre utilisateur." in _messages(
+        coordinator, "/web/abonnements"
+    )
     db.session.refresh(feed)
     assert feed.revoked_at is None
 

@@ -269,9 +269,10 @@ def test_rcp_form_errors_come_back_with_the_field(web_client, demo_world):
         page="/web/rcp/nouvelle",
     )
     assert response.location == "/web/rcp/nouvelle"
-    assert f"may not act on RCPs of establishment {demo.RENNES}" in client.get(
-        "/web/rcp/nouvelle"
-    ).get_data(as_text=True)
+    assert (
+        "Votre profil ne vous permet pas d&#39;agir sur les RCP de l&#39;établissement "
+        f"{demo.RENNES}" in client.get("/web/rcp/nouvelle").get_data(as_text=True)
+    )
 
 
 def test_edit_an_rcp(web_client, demo_world):
