@@ -293,6 +293,11 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the database a former run loaded"
     )
     parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="load the database and stop (measure later with --reuse, e.g. under a lock)",
+    )
+    parser.add_argument(
         "--mix",
         action="append",
         choices=list(MIXES),
@@ -337,6 +342,8 @@ def main() -> None:
         data = load(url, env, work, sizes)
         state.write_text(json.dumps({"sizes": sizes, "data": data}))
         print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    if args.load_only:
+        return
     # What autovacuum does within minutes of a bulk load in production: planner statistics
     # and visibility maps; without them PostgreSQL plans on empty-table estimates.
     started = time.perf_counter()

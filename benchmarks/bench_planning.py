@@ -274,7 +274,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, instance: Path, port: int) -> subprocess.Popen:
+def start_server(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DCC_DATABASE_URL": url,
@@ -285,7 +285,7 @@ def start_server(url: str, instance: Path, port: int) -> subprocess.Popen:
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf",
-         "--bind", f"127.0.0.1:{port}", "--workers", "2", "server.wsgi:app"],
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "server.wsgi:app"],
         env=env, cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
@@ -375,24 +375,38 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="per latency measure")
     parser.add_argument("--seconds", type=float, default=15, help="per throughput measure")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--workers", type=int, default=2,
+        help="gunicorn sync workers (production default: 2 per core, server/gunicorn_conf.py)",
+    )  # fmt: skip
     parser.add_argument("--workdir", default="/tmp/bench_planning")  # noqa: S108 - scratch
+    parser.add_argument(
+        "--reuse", action="store_true",
+        help="measure the database a previous run of the same workdir loaded (no reload)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     workdir = Path(args.workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
     url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    sizes = {
-        "rcps": max(10, int(args.rcps * args.scale)),
-        "sessions": max(50, int(args.sessions * args.scale)),
-        "registrations": max(100, int(args.registrations * args.scale)),
-    }
-    print(f"database: {url.split('@')[-1]}; target sizes: {sizes}")
-    reset_database(url)
-    command.upgrade(alembic_config(url), "head")
-    t0 = time.perf_counter()
-    data = populate(url, **sizes)
-    print(f"loaded in {time.perf_counter() - t0:.0f} s: {data['rows']}")
+    saved = workdir / "data.json"
+    if args.reuse and saved.exists():
+        data = json.loads(saved.read_text())
+        print(f"database: {url.split('@')[-1]}; reused: {data['rows']}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        sizes = {
+            "rcps": max(10, int(args.rcps * args.scale)),
+            "sessions": max(50, int(args.sessions * args.scale)),
+            "registrations": max(100, int(args.registrations * args.scale)),
+        }
+        print(f"database: {url.split('@')[-1]}; target sizes: {sizes}")
+        reset_database(url)
+        command.upgrade(alembic_config(url), "head")
+        t0 = time.perf_counter()
+        data = populate(url, **sizes)
+        print(f"loaded in {time.perf_counter() - t0:.0f} s: {data['rows']}")
+        saved.write_text(json.dumps(data))
     if url.startswith("postgresql"):
         # What autovacuum does within minutes of a bulk load in production: planner statistics
         # and the visibility map (index-only scans) for the tables just filled.
@@ -415,7 +429,7 @@ def main() -> None:
         for rpps in random.sample(data["physicians"], 50)
     ]
     port = free_port()
-    server = start_server(url, workdir, port)
+    server = start_server(url, workdir, port, args.workers)
     rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)
     months = [(now + dt.timedelta(days=30 * m)).replace(day=1) for m in range(-5, 6)]
@@ -442,9 +456,11 @@ def main() -> None:
         def live_job(index: int, n: int) -> int:
             return request(port, "GET", "/health/live")[0]
 
+        run_tag = f"{int(time.time()) % 100_000:05d}"  # a rerun with --reuse repeats no pseudonym
+
         def register_job(index: int, n: int) -> int:
             session_id = rng.choice(data["open_sessions"])
-            body = {"patient_ref": f"LOAD-{index:02d}-{n:07d}", "tumour_code": "C18.7",
+            body = {"patient_ref": f"LOAD-{run_tag}-{index:02d}-{n:07d}", "tumour_code": "C18.7",
                     "question": "Chirurgie ?", "phase": "initial"}  # fmt: skip
             tok = physician_tokens[(index * 7 + n) % len(physician_tokens)]
             return request(port, "POST", f"/planning/sessions/{session_id}/registrations",

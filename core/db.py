@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, func
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+    exc,
+    func,
+)
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -188,15 +197,48 @@ def make_engine(url: str, *, pool_size: int = 5, statement_timeout_ms: int = 0) 
     if statement_timeout_ms:
         # A query that hangs must fail fast rather than pin a worker.
         connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=5,
         connect_args=connect_args,
         **kwargs,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection back in use within this many seconds is trusted without a ping.
+IDLE_PING_S = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle in the pool.
+
+    A ping is one more round trip on every request (on the registration path, one in seven).
+    A connection used a moment ago is almost never dead; one idle for a while may have been
+    dropped by a restart, a failover or a firewall, and that is where a ping saves a request.
+    A server that dies under load fails the requests in flight either way: the first
+    disconnect error invalidates the whole pool (SQLAlchemy's default), and the next
+    checkouts connect again.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error  # the pool reconnects
+            raise
 
 
 class Database:

@@ -33,6 +33,7 @@ from core.terminology import geo
 from planning import kinds, lifecycle, listing, quorum, recurrence
 from planning.directory import services as directory
 from planning.directory.models import Organization, Practitioner, PractitionerActivity
+from planning.feeds import changes as feed_changes
 from planning.models import (
     Rcp,
     RcpMember,
@@ -1293,8 +1294,9 @@ _AUDIT_COLUMNS = [
 
 
 def _chained_inserts() -> Any:
-    """The registration, its first event and its audit row in one statement (PostgreSQL: one
-    round trip instead of three): data-modifying CTEs that take the new registration's id."""
+    """The registration, its first event, its audit row and the feeds' change token in one
+    statement (PostgreSQL: one round trip instead of four): data-modifying CTEs that take the
+    new registration's id."""
 
     def param(table: Any, column: str, prefix: str = "") -> Any:
         # typed in the SQL (a NULL parameter in a SELECT list would be text); strings cast
@@ -1325,7 +1327,11 @@ def _chained_inserts() -> Any:
             *[param(_AUDIT_TABLE, c, "audit_") for c in _AUDIT_COLUMNS],
         ),
     )
-    return select(event.c.registration_id, event.c.id).add_cte(trail.cte("new_audit_event"))
+    # and the feeds' change token (the commit would otherwise replace it in a round trip of its
+    # own): still the transaction's last lock, as feeds.changes wants
+    return select(event.c.registration_id, event.c.id).add_cte(
+        trail.cte("new_audit_event"), feed_changes.PLANNING_BUMP_CTE
+    )
 
 
 _CHAINED_INSERTS = _chained_inserts()
@@ -1385,7 +1391,9 @@ def _insert_registration(
         params = dict(values)
         params.update({"event_" + k: v for k, v in event_values.items()})
         params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
+        params.update(feed_changes.planning_bump_params(now))
         registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
+        feed_changes.bumped()
     else:
         (registration_id,) = connection.execute(_INSERT_REGISTRATION, values).inserted_primary_key
         event_values["registration_id"] = registration_id

@@ -18,12 +18,22 @@ from server.migrations_state import alembic_config
 
 
 def reset_database(url: str) -> None:
-    """Empty a PostgreSQL test database (refuses any database whose name lacks 'test')."""
+    """Empty a PostgreSQL test database, creating it when missing (only names with 'test')."""
     if url.startswith("sqlite"):
         return
     engine = make_engine(url)
-    if "test" not in (engine.url.database or ""):
-        raise SystemExit(f"refusing to wipe {engine.url.database!r}: not a test database")
+    name = engine.url.database or ""
+    if "test" not in name:
+        raise SystemExit(f"refusing to wipe {name!r}: not a test database")
+    # A fresh machine has only the 'test' database: benchmarks name their own scratch ones.
+    server = make_engine(
+        engine.url.set(database="postgres").render_as_string(False)
+    ).execution_options(isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))

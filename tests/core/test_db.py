@@ -1,4 +1,5 @@
-"""The SQLite writer queue: one writer at a time, handed over when the one before commits."""
+"""Engines: the SQLite writer queue (one writer at a time, handed over when the one before
+commits) and the PostgreSQL pool's ping of connections that sat idle."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import os
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
 
+import core.db as db_module
 from core.db import WriterQueue, make_engine
 
 
@@ -78,3 +81,33 @@ def test_a_writer_stops_waiting_after_its_patience(tmp_path):
     holder.release()
     assert waiter.acquire() is True
     waiter.release()
+
+
+@pytest.mark.postgresql_only
+def test_an_idle_connection_is_pinged_and_replaced_when_dead_a_fresh_one_is_trusted(monkeypatch):
+    engine = make_engine(os.environ["DCC_DATABASE_URL"], pool_size=1)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counting_ping(dbapi_connection):
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting_ping)
+    with engine.connect() as conn:
+        first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with engine.connect() as conn:  # back in use at once: no ping, same backend
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first_pid
+    assert pings == []
+
+    # the server drops the connection while it sits idle in the pool
+    admin_engine = make_engine(os.environ["DCC_DATABASE_URL"])
+    with admin_engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+        admin.commit()
+    admin_engine.dispose()
+    monkeypatch.setattr(db_module, "IDLE_PING_S", 0.0)
+    with engine.connect() as conn:  # idle long enough: pinged, found dead, replaced
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first_pid
+    assert len(pings) == 1
+    engine.dispose()

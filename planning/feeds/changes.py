@@ -1,0 +1,165 @@
+"""What a change of planning data does to the calendar feeds' change token.
+
+Every transaction that changes what a feed shows replaces one of the ``FeedVersion`` rows
+(ORM changes are noticed by the session events below; Core statements call
+``mark_changed``); the feeds compare the rows' tokens to know whether anything changed.
+The registration path writes its replacement inside its own chained statement
+(``PLANNING_BUMP_CTE``, ``planning_bump_params``, ``bumped``) to save a round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, column, event, insert, text, update
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
+
+from core.db import UTCDateTime, db, utcnow
+from planning.directory.models import (
+    DirectoryImport,
+    Organization,
+    Practitioner,
+    PractitionerActivity,
+)
+from planning.feeds.models import FeedSubscription, FeedVersion
+from planning.models import Rcp, RcpMember, Session, SessionParticipant
+
+#: Directory data shown in events (names, specialties, addresses). A directory import writes
+#: its rows in bulk, bypassing the ORM, but records its run (``DirectoryImport``) through it.
+DIRECTORY: tuple[type, ...] = (Organization, Practitioner, PractitionerActivity, DirectoryImport)
+#: Models whose changes can change a feed (registrations change it through the session's count).
+WATCHED: tuple[type, ...] = (
+    Rcp,
+    RcpMember,
+    Session,
+    SessionParticipant,
+    FeedSubscription,
+    *DIRECTORY,
+)
+_WATCHED_TABLES = frozenset(m.__table__.name for m in WATCHED)  # type: ignore[attr-defined]
+_DIRECTORY_TABLES = frozenset(m.__table__.name for m in DIRECTORY)  # type: ignore[attr-defined]
+_CHANGED = "planning_feeds_changed"
+_DIRECTORY_CHANGED = "planning_feeds_directory_changed"
+#: Rows of ``FeedVersion``: directory changes; and the planning rows, of which every planning
+#: change replaces one, drawn at random: concurrent writers (registrations) rarely wait on the
+#: same row, and the planning change token is the hash of all of them.
+DIRECTORY_ROW = 2
+PLANNING_ROWS = (1, *range(3, 18))
+_VERSION_TABLE = FeedVersion.__table__
+
+
+#: INSERT ... ON CONFLICT (id) DO UPDATE, the same text for SQLite and PostgreSQL: one
+#: statement whether or not the row exists (the dialects' own upsert constructs are not cached,
+#: so they would be compiled again in every transaction).
+_BUMP = text(
+    f"INSERT INTO {FeedVersion.__tablename__} (id, token, changed_at) "  # noqa: S608
+    "VALUES (:id, :token, :changed_at) "
+    "ON CONFLICT (id) DO UPDATE SET token = excluded.token, changed_at = excluded.changed_at"
+).bindparams(bindparam("changed_at", type_=UTCDateTime()))
+_UPSERTING = frozenset({"postgresql", "sqlite"})
+
+
+def _note(info: dict[Any, Any], objects: Any) -> None:
+    for obj in objects:
+        if isinstance(obj, DIRECTORY):
+            info[_CHANGED] = info[_DIRECTORY_CHANGED] = True
+            return
+        if isinstance(obj, WATCHED):
+            info[_CHANGED] = True
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _note_changes(session: OrmSession, _context: Any, _instances: Any) -> None:
+    _note(session.info, (*session.new, *session.dirty, *session.deleted))
+
+
+@event.listens_for(OrmSession, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    # ORM-enabled and Core UPDATE/DELETE (e.g. the atomic registered_count update) skip the
+    # flush.
+    if state.is_update or state.is_delete or state.is_insert:
+        names = [mapper.local_table.name for mapper in state.all_mappers]
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            names.append(table.name)
+        for name in names:
+            if name in _WATCHED_TABLES:
+                state.session.info[_CHANGED] = True
+                if name in _DIRECTORY_TABLES:
+                    state.session.info[_DIRECTORY_CHANGED] = True
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _bump_version(session: OrmSession) -> None:
+    _note(session.info, (*session.new, *session.dirty, *session.deleted))
+    if not session.info.get(_CHANGED):
+        return
+    # Flush first, so that these rows are the transaction's last locks (taken in the same
+    # order by every transaction): they are never held while waiting for another row.
+    session.flush()
+    rows = [PLANNING_ROWS[secrets.randbelow(len(PLANNING_ROWS))]]  # not fork-shared
+    if session.info.pop(_DIRECTORY_CHANGED, None):
+        rows.append(DIRECTORY_ROW)
+    session.info.pop(_CHANGED, None)
+    connection = session.connection()
+    upsert = connection.dialect.name in _UPSERTING
+    table = _VERSION_TABLE
+    now = utcnow()
+    for row in sorted(rows):  # ascending, in every transaction: no lock cycle
+        values = {"id": row, "token": secrets.token_hex(16), "changed_at": now}
+        if upsert:
+            connection.execute(_BUMP, values)
+            continue
+        result = connection.execute(update(table).where(table.c.id == row).values(**values))
+        if result.rowcount == 0:
+            connection.execute(insert(table).values(**values))
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_changes(session: OrmSession, _previous: Any) -> None:
+    session.info.pop(_CHANGED, None)
+    session.info.pop(_DIRECTORY_CHANGED, None)
+
+
+def mark_changed(session: OrmSession | None = None, *, directory: bool = False) -> None:
+    """Tell the feeds that planning data changed through Core statements, which the ORM events
+    above cannot see; ``directory``: establishments or professionals changed."""
+    info = (session or db.session()).info
+    info[_CHANGED] = True
+    if directory:
+        info[_DIRECTORY_CHANGED] = True
+
+
+#: The same replacement as ``_BUMP`` for one planning row, as a data-modifying CTE that a
+#: PostgreSQL statement can carry (the registration's chained INSERTs).
+PLANNING_BUMP_CTE = (
+    text(
+        f"INSERT INTO {FeedVersion.__tablename__} (id, token, changed_at) "  # noqa: S608
+        "VALUES (:feed_row, :feed_token, :feed_changed_at) "
+        "ON CONFLICT (id) DO UPDATE SET token = excluded.token, changed_at = excluded.changed_at "
+        "RETURNING id"
+    )
+    .bindparams(bindparam("feed_changed_at", type_=UTCDateTime()))
+    .columns(column("id", Integer))
+    .cte("feed_version_bump")
+)
+
+
+def planning_bump_params(now: dt.datetime) -> dict[str, Any]:
+    """The parameters of ``PLANNING_BUMP_CTE``: a planning row drawn at random, a new token."""
+    return {
+        "feed_row": PLANNING_ROWS[secrets.randbelow(len(PLANNING_ROWS))],
+        "feed_token": secrets.token_hex(16),
+        "feed_changed_at": now,
+    }
+
+
+def bumped(session: OrmSession | None = None) -> None:
+    """The transaction replaced a planning row itself (``PLANNING_BUMP_CTE``): the commit need
+    not do it again, unless something else changes before it."""
+    info = (session or db.session()).info
+    if not info.get(_DIRECTORY_CHANGED):
+        info.pop(_CHANGED, None)
