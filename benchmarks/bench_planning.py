@@ -391,6 +391,7 @@ def main() -> None:
     saved = workdir / "data.json"
     if args.reuse and saved.exists():
         data = json.loads(saved.read_text())
+        command.upgrade(alembic_config(url), "head")  # the code measured may have migrations
         print(f"database: {url.split('@')[-1]}; reused: {data['rows']}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -194,11 +194,28 @@ class SessionParticipant(Base):
     )
 
 
+#: The statuses that hold a place on a session's list (planning.lifecycle.ACTIVE), as SQL.
+ACTIVE_DOSSIER = "status IN ('proposed', 'accepted')"
+
+
 class Registration(TimestampMixin, Base):
     """A dossier registered for a session. Holds an opaque reference, never nominative data."""
 
     __tablename__ = "planning_registration"
-    __table_args__ = (Index("ix_planning_registration_session_status", "session_id", "status"),)
+    __table_args__ = (
+        Index("ix_planning_registration_session_status", "session_id", "status"),
+        # A dossier is on a session's list once: the database holds the rule, so that two
+        # identical requests at the same instant (a double click, a retry) cannot both pass.
+        Index(
+            "uq_planning_registration_active_dossier",
+            "session_id",
+            "registering_rpps",
+            "patient_ref",
+            unique=True,
+            postgresql_where=text(ACTIVE_DOSSIER),
+            sqlite_where=text(ACTIVE_DOSSIER),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("planning_session.id"))

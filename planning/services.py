@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -1176,6 +1177,26 @@ _ACTIVE = sorted(lifecycle.ACTIVE)
 _REGISTRATION_CONTEXT = _registration_context()
 
 
+def _take_place_with_context() -> Any:
+    """PostgreSQL: the place-taking UPDATE as a data-modifying CTE of the context query, one
+    round trip instead of two. The UPDATE still locks the session row and re-checks its
+    conditions after a concurrent registration commits, so the capacity holds; the context
+    is read from the statement's snapshot, taken before that wait. Hence a dossier that a
+    concurrent request registered meanwhile is refused by the unique index, and a refusal
+    (no place taken) reads the context again to say why."""
+    taken = (
+        _take_place_statement(before_deadline=True)
+        .returning(Session.__table__.c.id)
+        .cte("taken_place")
+    )
+    return _REGISTRATION_CONTEXT.add_columns(
+        select(func.count()).select_from(taken).scalar_subquery().label("taken")
+    )
+
+
+_TAKE_PLACE_WITH_CONTEXT = _take_place_with_context()
+
+
 def register_dossier(
     *,
     principal: Principal,
@@ -1186,20 +1207,26 @@ def register_dossier(
     """Register a dossier for the calling physician (or the one RCP software acts for)."""
     now = now or utcnow()
     rpps = _acting_rpps(principal)
+    params = {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps}
     # Take the place first, with one conditional UPDATE: the transaction starts as a writer,
     # so concurrent registrations queue on the row (PostgreSQL) or the database lock (SQLite)
     # instead of racing; any refusal below rolls the place back with the transaction.
-    taken = _take_place(session_id, now, deadline_after=now)
-    # Then everything the checks need in one query (see _REGISTRATION_CONTEXT).
-    # plain columns: a Core execution on the transaction's connection (no ORM result machinery)
-    found = (
-        db.session.connection()
-        .execute(
-            _REGISTRATION_CONTEXT,
-            {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps},
-        )
-        .first()
-    )
+    # Then everything the checks need in one query (see _REGISTRATION_CONTEXT): plain
+    # columns, a Core execution on the transaction's connection (no ORM result machinery).
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        found = connection.execute(
+            _TAKE_PLACE_WITH_CONTEXT, {**params, "now": now, "deadline_after": now}
+        ).first()
+        taken = bool(found and found.taken)
+        if taken:
+            _expire_count(session_id)
+            feed_changes.mark_changed()
+        else:  # why not: as the session is now, not as it was before waiting for its lock
+            found = connection.execute(_REGISTRATION_CONTEXT, params).first()
+    else:
+        taken = _take_place(session_id, now, deadline_after=now)
+        found = connection.execute(_REGISTRATION_CONTEXT, params).first()
     if found is None:
         raise NotFound(f"no session {session_id}")
     (
@@ -1214,7 +1241,7 @@ def register_dossier(
         physician_active,
         physician_works_there,
         any_webhook,
-    ) = found
+    ) = found[:11]
     if status == CANCELLED:
         raise Conflict(f"session {session_id} is cancelled", code="session-cancelled")
     if now >= deadline:
@@ -1387,19 +1414,29 @@ def _insert_registration(
         changes={"session_id": session_id, "status": status},
     )
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        params = dict(values)
-        params.update({"event_" + k: v for k, v in event_values.items()})
-        params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
-        params.update(feed_changes.planning_bump_params(now))
-        registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
-        feed_changes.bumped()
-    else:
-        (registration_id,) = connection.execute(_INSERT_REGISTRATION, values).inserted_primary_key
-        event_values["registration_id"] = registration_id
-        (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
-        trail["entity_id"] = str(registration_id)
-        connection.execute(_INSERT_AUDIT_EVENT, trail)
+    try:
+        if connection.dialect.name == "postgresql":
+            params = dict(values)
+            params.update({"event_" + k: v for k, v in event_values.items()})
+            params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
+            params.update(feed_changes.planning_bump_params(now))
+            registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
+            feed_changes.bumped()
+        else:
+            inserted = connection.execute(_INSERT_REGISTRATION, values)
+            (registration_id,) = inserted.inserted_primary_key
+            event_values["registration_id"] = registration_id
+            (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
+            trail["entity_id"] = str(registration_id)
+            connection.execute(_INSERT_AUDIT_EVENT, trail)
+    except IntegrityError as error:
+        if not any(mark in str(error.orig) for mark in _ACTIVE_DOSSIER_VIOLATION):
+            raise
+        # the transaction is spoilt (PostgreSQL): the error handler rolls it back
+        raise Conflict(
+            f"this dossier is already registered for session {session_id}",
+            code="duplicate",
+        ) from error
     event_values["registration_id"] = registration_id
     first_event = _as_loaded(RegistrationEvent, {"id": event_id, **event_values})
     registration = _as_loaded(Registration, {"id": registration_id, **values})
@@ -1420,6 +1457,12 @@ def _as_loaded(model: type[Any], row: dict[str, Any]) -> Any:
 
 
 _INSERT_AUDIT_EVENT = insert(_AUDIT_TABLE)
+#: How each engine names a violation of uq_planning_registration_active_dossier.
+_ACTIVE_DOSSIER_VIOLATION = (
+    "uq_planning_registration_active_dossier",  # PostgreSQL names the index
+    "UNIQUE constraint failed: planning_registration.session_id, "  # SQLite, its columns
+    "planning_registration.registering_rpps, planning_registration.patient_ref",
+)
 
 
 def _get_registration(registration_id: int, *, for_update: bool = False) -> Registration:
@@ -1553,6 +1596,19 @@ def _check_deferral_target(
             f"session {target.id} is an RCP of another kind ({target.rcp.kind_code})",
         )
     principal.require_establishment(target.rcp.host_finess, target.rcp.region, "the target session")
+    already = db.session.scalar(
+        select(Registration.id).where(
+            Registration.session_id == target.id,
+            Registration.registering_rpps == registration.registering_rpps,
+            Registration.patient_ref == registration.patient_ref,
+            Registration.status.in_([s.value for s in _ACTIVE]),
+        )
+    )
+    if already is not None:
+        raise Conflict(
+            f"this dossier is already registered for session {target.id} (registration {already})",
+            code="duplicate",
+        )
 
 
 def withdraw_registration(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from core.audit import AuditEvent
 from core.auth import Principal, Role
 from core.db import db
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from planning import delivery, notifications, services
+from planning import delivery, lifecycle, notifications, services
 from planning.models import Notification, Registration, Session, WebhookDelivery
 from tests.planning.conftest import BREST, NATIONAL, RENNES
 
@@ -463,6 +465,57 @@ def test_deferral_moves_the_dossier_to_the_target_session(world, create_rcp, cre
     notification = db.session.scalars(select(Notification)).one()
     assert notification.event == "registration.deferred"
     assert notification.payload["deferred_to"]["session"]["id"] == second.id
+
+
+def test_deferral_onto_a_session_where_the_dossier_is_active_is_refused(
+    world, create_rcp, create_session
+):
+    rcp = create_rcp()
+    first = create_session(rcp=rcp, starts_at=_soon(10))
+    second = create_session(rcp=rcp, starts_at=_soon(24))
+    registration = services.register_dossier(
+        principal=world.doctor(), session_id=first.id, data=DOSSIER
+    )
+    already = services.register_dossier(
+        principal=world.doctor(), session_id=second.id, data=DOSSIER
+    )
+    with pytest.raises(Conflict, match=f"registration {already.id}") as refused:
+        services.decide_registration(
+            principal=NATIONAL,
+            registration_id=registration.id,
+            decision="deferred",
+            target_session_id=second.id,
+        )
+    assert refused.value.extensions["code"] == "duplicate"
+    assert services.read_session(session_id=second.id).registered_count == 1
+
+
+def test_the_database_refuses_a_second_active_registration_of_a_dossier(world, create_session):
+    """The unique index holds the rule even where the service's check is bypassed (as two
+    concurrent requests on PostgreSQL would); a finished registration does not count."""
+    session = create_session()
+    first = services.register_dossier(principal=world.doctor(), session_id=session.id, data=DOSSIER)
+    values = {
+        "session_id": session.id,
+        "registering_rpps": first.registering_rpps,
+        "patient_ref": first.patient_ref,
+        "tumour_code": "C18",
+        "question": "?",
+        "phase": "initial",
+        "status": "proposed",
+    }
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.execute(insert(Registration), values)
+    services.withdraw_registration(principal=world.doctor(), registration_id=first.id)
+    again = services.register_dossier(principal=world.doctor(), session_id=session.id, data=DOSSIER)
+    assert again.status == "proposed" and again.id != first.id
+
+
+def test_the_active_dossier_index_covers_the_active_statuses():
+    from planning.models import ACTIVE_DOSSIER
+
+    listed = set(re.findall(r"'(\w+)'", ACTIVE_DOSSIER))
+    assert listed == {status.value for status in lifecycle.ACTIVE}
 
 
 def test_withdrawal_by_the_registering_physician_only(world, create_session):
