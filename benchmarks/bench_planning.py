@@ -285,7 +285,9 @@ def start_server(url: str, instance: Path, port: int, workers: int) -> subproces
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "server.wsgi:app"],
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--max-requests", "0",  # no recycling mid-measure (production recycles every 10,000)
+         "server.wsgi:app"],
         env=env, cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
@@ -342,8 +344,30 @@ def latencies(port: int, make_path, count: int, token: str | None, max_s: float)
     }
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time so far of this process (the clients), gunicorn and PostgreSQL processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"clients": 0.0, "gunicorn": 0.0, "postgresql": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if int(pid) == os.getpid():
+            totals["clients"] += used
+        elif b"gunicorn" in cmdline:
+            totals["gunicorn"] += used
+        elif stat.split(" (", 1)[1].startswith("postgres"):
+            totals["postgresql"] += used
+    return totals
+
+
 def throughput(port: int, job, clients: int, seconds: float, max_requests: int) -> dict:
     done, statuses, lock = [0], {}, threading.Lock()
+    cpu_before = cpu_seconds()
     stop = time.monotonic() + seconds
 
     def worker(index: int) -> None:
@@ -362,7 +386,9 @@ def throughput(port: int, job, clients: int, seconds: float, max_requests: int) 
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    return {"rps": done[0] / elapsed, "n": done[0], "statuses": statuses}
+    cpu = {k: v - cpu_before[k] for k, v in cpu_seconds().items()}
+    return {"rps": done[0] / elapsed, "n": done[0], "statuses": statuses, "elapsed": elapsed,
+            "cpu": cpu}  # fmt: skip
 
 
 def main() -> None:
@@ -487,6 +513,13 @@ def main() -> None:
     print(f"throughput with {args.clients} clients: /health/live {live_rps['rps']:.0f} req/s; "
           f"registrations {register_rps['rps']:.0f} req/s = {ratio:.0%} of baseline "
           f"{register_rps['statuses']}")  # fmt: skip
+    for name, m in (("/health/live", live_rps), ("registrations", register_rps)):
+        per_request = ", ".join(
+            f"{k} {v / max(1, m['n']) * 1000:.2f} ms" for k, v in m["cpu"].items()
+        )
+        busy = sum(m["cpu"].values()) / m["elapsed"]
+        print(f"  CPU per request, {name}: {per_request} (cores busy: {busy:.2f} of "
+              f"{os.cpu_count()})")  # fmt: skip
     print(f"targets: views p95 < 50 ms -> regional {'OK' if regional['p95'] < 50 else 'MISSED'}, "
           f"practitioner {'OK' if practitioner['p95'] < 50 else 'MISSED'}; "
           f"registrations >= 30% -> {'OK' if ratio >= 0.3 else 'MISSED'}")  # fmt: skip
