@@ -52,6 +52,9 @@ from typing import Any
 from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parent.parent
+#: In the pseudonyms of the dossiers registered: a run on a reused database repeats the same
+#: random choices, and the same dossier on the same session is a duplicate (409).
+RUN = f"{int(time.time()) % 100_000:05d}"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -239,7 +242,7 @@ def request_for(op: str, plan: dict[str, Any], rng: random.Random, seed: int, se
         return "POST", "/guidelines/evaluate", rng.choice(plan["cases"]), admin
     session_id = rng.choice(plan["open_sessions"])
     body = {
-        "patient_ref": f"LOAD-{seed:02d}-{serial:06d}",
+        "patient_ref": f"LOAD-{RUN}-{seed:02d}-{serial:06d}",
         "tumour_code": "C18",
         "question": "Chirurgie première ?",
         "phase": "initial",

@@ -1419,7 +1419,7 @@ def _insert_registration(
             params = dict(values)
             params.update({"event_" + k: v for k, v in event_values.items()})
             params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
-            params.update(feed_changes.planning_bump_params(now))
+            params.update(feed_changes.registration_bump_params(now, region))
             registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
             feed_changes.bumped()
         else:
@@ -1429,6 +1429,7 @@ def _insert_registration(
             (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
             trail["entity_id"] = str(registration_id)
             connection.execute(_INSERT_AUDIT_EVENT, trail)
+            feed_changes.bump_registration(region, now)
     except IntegrityError as error:
         if not any(mark in str(error.orig) for mark in _ACTIVE_DOSSIER_VIOLATION):
             raise

@@ -3,8 +3,9 @@
 Every transaction that changes what a feed shows replaces one of the ``FeedVersion`` rows
 (ORM changes are noticed by the session events below; Core statements call
 ``mark_changed``); the feeds compare the rows' tokens to know whether anything changed.
-The registration path writes its replacement inside its own chained statement
-(``PLANNING_BUMP_CTE``, ``planning_bump_params``, ``bumped``) to save a round trip.
+A registration replaces a row of its region only (``registration_row``), inside its own
+chained statement on PostgreSQL (``PLANNING_BUMP_CTE``, ``registration_bump_params``,
+``bumped``) to save a round trip.
 """
 
 from __future__ import annotations
@@ -48,6 +49,28 @@ _DIRECTORY_CHANGED = "planning_feeds_directory_changed"
 #: same row, and the planning change token is the hash of all of them.
 DIRECTORY_ROW = 2
 PLANNING_ROWS = (1, *range(3, 18))
+#: Rows that only registrations replace, eight per region (of the session's RCP), drawn at
+#: random: a dossier changes its session's count, which only the feeds showing that session
+#: show. A region's feeds hash the planning rows and their region's rows, so they keep their
+#: validators while other regions register; every other feed hashes all the rows.
+REGION_ROW_BASE = 1000
+REGION_SPREAD = 8
+
+
+def region_rows(region: str | None) -> range | None:
+    """The rows of ``region`` (an INSEE region code), or None for an unknown code."""
+    if not region or not region.isdigit() or len(region) > 2:
+        return None
+    first = REGION_ROW_BASE + int(region) * REGION_SPREAD
+    return range(first, first + REGION_SPREAD)
+
+
+def registration_row(region: str | None) -> int:
+    """The row a registration of ``region`` replaces (a planning row if the region is unknown)."""
+    rows = region_rows(region) or PLANNING_ROWS
+    return rows[secrets.randbelow(len(rows))]
+
+
 _VERSION_TABLE = FeedVersion.__table__
 
 
@@ -148,13 +171,24 @@ PLANNING_BUMP_CTE = (
 )
 
 
-def planning_bump_params(now: dt.datetime) -> dict[str, Any]:
-    """The parameters of ``PLANNING_BUMP_CTE``: a planning row drawn at random, a new token."""
+def registration_bump_params(now: dt.datetime, region: str | None) -> dict[str, Any]:
+    """The parameters of ``PLANNING_BUMP_CTE`` for a registration in ``region``."""
     return {
-        "feed_row": PLANNING_ROWS[secrets.randbelow(len(PLANNING_ROWS))],
+        "feed_row": registration_row(region),
         "feed_token": secrets.token_hex(16),
         "feed_changed_at": now,
     }
+
+
+def bump_registration(region: str | None, now: dt.datetime) -> None:
+    """Replace the row of a registration in ``region`` now (engines without the chained
+    statement), instead of a planning row at commit."""
+    session = db.session()
+    params = registration_bump_params(now, region)
+    session.connection().execute(
+        _BUMP, {"id": params["feed_row"], "token": params["feed_token"], "changed_at": now}
+    )
+    bumped(session)
 
 
 def bumped(session: OrmSession | None = None) -> None:

@@ -45,7 +45,7 @@ from planning.directory.models import (
 )
 from planning.directory.normalize import finess_format_error, rpps_format_error
 from planning.feeds import chunks
-from planning.feeds.changes import DIRECTORY_ROW
+from planning.feeds.changes import DIRECTORY_ROW, REGION_ROW_BASE, region_rows
 from planning.feeds.models import FeedState, FeedSubscription, FeedVersion
 from planning.models import Rcp, Session, SessionParticipant
 
@@ -158,6 +158,25 @@ _TOKEN_SQL = (
     f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
     f"WHERE id <> {DIRECTORY_ROW} ORDER BY id"
 )
+#: The planning rows only (what every change but a registration replaces).
+_PLANNING_TOKEN_SQL = (
+    f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
+    f"WHERE id <> {DIRECTORY_ROW} AND id < {REGION_ROW_BASE} ORDER BY id"
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _region_token_sql(region: str) -> str:
+    rows = region_rows(region)
+    if rows is None:
+        return _TOKEN_SQL
+    return (  # integers of our own in the text: one statement per region, no parameter
+        f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
+        f"WHERE id <> {DIRECTORY_ROW} AND (id < {REGION_ROW_BASE} "
+        f"OR id BETWEEN {rows[0]} AND {rows[-1]}) ORDER BY id"
+    )
+
+
 _STATE_SQL = {
     style: f"SELECT etag, last_modified, version FROM {FeedState.__tablename__} "  # noqa: S608
     f"WHERE key = {mark}"
@@ -205,10 +224,15 @@ def _read_all(sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     raise AssertionError("unreachable")
 
 
-def change_token() -> str:
+def change_token(region: str | None = None, *, planning_only: bool = False) -> str:
     """The current planning change token ('' before the first change): a hash of the tokens
-    of the planning rows, so it moves whenever one of them does."""
-    tokens = [row[0] for row in _read_all(_TOKEN_SQL)]
+    of the rows, so it moves whenever one of them does.
+
+    ``region``: the token of that region's feeds (planning rows and the region's registration
+    rows); ``planning_only``: without any registration row (what a subscription depends on).
+    """
+    sql = _PLANNING_TOKEN_SQL if planning_only else _region_token_sql(region or "")
+    tokens = [row[0] for row in _read_all(sql)]
     if not tokens:
         return ""
     if len(tokens) == 1:
@@ -769,7 +793,18 @@ def render_feed(
     the feed may come back without a body (answer 304) when it was not rendered here.
     """
     today = today or paris_today()
-    return _feed(spec, token=change_token(), memo=memo, site=site, today=today, current=current)
+    token = change_token(_token_region(spec))
+    return _feed(spec, token=token, memo=memo, site=site, today=today, current=current)
+
+
+def _token_region(spec: FeedSpec) -> str | None:
+    """The region whose registrations alone can change the feed (None: any region's)."""
+    if spec.scope is Scope.REGION:
+        return spec.value
+    if spec.scope is Scope.SEARCH:
+        region = dict(spec.filters).get("region")
+        return str(region) if region else None
+    return None
 
 
 def feed_of_token(
@@ -786,7 +821,7 @@ def feed_of_token(
     if token_hash is None:
         assert token is not None
         token_hash = hash_token(token)
-    version = change_token()
+    version = change_token(planning_only=True)  # registrations change no subscription
     known, spec = memo.subscription((token_hash, version))
     if not known:
         subscription = db.session.scalar(
@@ -799,7 +834,8 @@ def feed_of_token(
     if spec is None:
         raise NotFound("no feed at this address (unknown or revoked)")
     today = today or paris_today()
-    return _feed(spec, token=version, memo=memo, site=site, today=today, current=current)
+    token = change_token(_token_region(spec))
+    return _feed(spec, token=token, memo=memo, site=site, today=today, current=current)
 
 
 def session_file(*, session_id: int, site: Site) -> RenderedFeed:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.auth import Principal, Role
 from core.db import db
 from core.errors import Forbidden, NotFound
+from core.terminology import geo
 from planning import services as planning
 from planning.feeds import services
 from planning.feeds.models import FeedState, FeedSubscription
@@ -40,6 +41,63 @@ def test_the_change_token_moves_with_planning_writes_only(world, create_session)
     db.session.add(FeedState(key="k" * 64, etag="e", last_modified=dt.datetime.now(dt.UTC)))
     db.session.commit()
     assert services.change_token() == after_registration
+
+
+def test_a_registration_changes_the_tokens_of_its_region_only(world, create_session):
+    session = create_session()  # an RCP of Brest: Bretagne, region 53
+    db.session.commit()
+    before = {
+        "all": services.change_token(),
+        "53": services.change_token("53"),
+        "84": services.change_token("84"),
+        "planning": services.change_token(planning_only=True),
+    }
+    planning.register_dossier(principal=world.doctor(), session_id=session.id, data=dict(DOSSIER))
+    db.session.commit()
+    assert services.change_token() != before["all"]
+    assert services.change_token("53") != before["53"]
+    assert services.change_token("84") == before["84"]  # Auvergne-Rhône-Alpes: untouched
+    assert services.change_token(planning_only=True) == before["planning"]
+    # any other planning change moves every token
+    create_session(starts_at=dt.datetime(2030, 1, 8, 13, tzinfo=dt.UTC))
+    assert services.change_token("84") != before["84"]
+    assert services.change_token(planning_only=True) != before["planning"]
+
+
+def test_a_region_feed_is_not_rendered_again_for_another_region_s_registration(
+    world, create_session, monkeypatch
+):
+    session = create_session()
+    db.session.commit()
+    memo = services.FeedMemo()
+    calls: list[str] = []
+    render = services._render
+    monkeypatch.setattr(
+        services, "_render", lambda spec, **k: calls.append(spec.value) or render(spec, **k)
+    )
+    bretagne = services.feed_spec(scope="region", value="53")
+    rhone_alpes = services.feed_spec(scope="region", value="84")
+    first = services.render_feed(spec=bretagne, memo=memo, site=SITE)
+    services.render_feed(spec=rhone_alpes, memo=memo, site=SITE)
+    planning.register_dossier(principal=world.doctor(), session_id=session.id, data=dict(DOSSIER))
+    db.session.commit()
+    services.render_feed(spec=rhone_alpes, memo=memo, site=SITE)
+    assert calls == ["53", "84"]  # the other region's feed came from the memo
+    second = services.render_feed(spec=bretagne, memo=memo, site=SITE)
+    assert calls == ["53", "84", "53"] and second.etag != first.etag  # the count it shows
+
+
+def test_region_rows_are_distinct_per_region_and_clear_of_the_planning_rows():
+    from planning.feeds import changes
+
+    codes = list(geo.REGIONS)
+    rows = [changes.region_rows(code) for code in codes]
+    assert all(r is not None for r in rows)
+    flat = [row for r in rows for row in r]
+    assert len(flat) == len(set(flat)) == changes.REGION_SPREAD * len(codes)
+    assert min(flat) >= changes.REGION_ROW_BASE > max(changes.PLANNING_ROWS)
+    assert changes.region_rows("2A") is None and changes.region_rows(None) is None
+    assert changes.registration_row("2A") in changes.PLANNING_ROWS
 
 
 def test_every_change_draws_a_new_random_token(create_session):
