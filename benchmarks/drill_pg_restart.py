@@ -53,7 +53,7 @@ WORKLOAD = [
     ("trial search", "POST", "/trials/search", json.dumps({"fiche": FICHE}).encode()),
     ("sessions", "GET", "/planning/sessions?page_size=20", None),
     ("referentials", "GET", "/guidelines/referentials?q=poumon", None),
-    ("organisations", "GET", "/directory/organizations?q=centre", None),
+    ("organisations", "GET", "/directory/organizations?name=centre", None),
     ("ready", "GET", "/health/ready", None),
     ("live", "GET", "/health/live", None),
 ]
