@@ -274,7 +274,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, instance: Path, port: int, workers: int) -> subprocess.Popen:
+def start_server(
+    url: str, instance: Path, port: int, workers: int, threads: int = 1
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DCC_DATABASE_URL": url,
@@ -282,6 +284,7 @@ def start_server(url: str, instance: Path, port: int, workers: int) -> subproces
         "DCC_ISSUER": ISSUER,
         "DCC_LOG_LEVEL": "WARNING",
         "DCC_ENV": "development",
+        "DCC_THREADS": str(threads),  # > 1: gthread workers (server/gunicorn_conf.py)
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf",
@@ -403,8 +406,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
         "--workers", type=int, default=2,
-        help="gunicorn sync workers (production default: 2 per core, server/gunicorn_conf.py)",
+        help="gunicorn workers (production default: 2 per core, server/gunicorn_conf.py)",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (> 1: gthread workers)"
+    )
     parser.add_argument("--workdir", default="/tmp/bench_planning")  # noqa: S108 - scratch
     parser.add_argument(
         "--reuse", action="store_true",
@@ -456,7 +462,7 @@ def main() -> None:
         for rpps in random.sample(data["physicians"], 50)
     ]
     port = free_port()
-    server = start_server(url, workdir, port, args.workers)
+    server = start_server(url, workdir, port, args.workers, args.threads)
     rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)
     months = [(now + dt.timedelta(days=30 * m)).replace(day=1) for m in range(-5, 6)]
