@@ -12,7 +12,7 @@
    child's peak RSS.
 3. In process: ``--searches`` random name prefixes (3 to 8 letters of a real name part of the
    file; a fifth of them with a second word) through
-   ``services.search_practitioner_summaries`` (what the JSON search runs): p50/p95/max latency.
+   ``services.search_practitioner_summary_texts`` (what the JSON search runs): p50/p95/max latency.
 4. Over HTTP (gunicorn, 2 workers): throughput of the name search (random prefixes, page of
    20) as a ratio of ``GET /health/live`` of the same server in the same run, both measured by
    ``--clients`` client processes for ``--seconds`` and at most ``--max-requests`` each.
@@ -229,10 +229,10 @@ def bench_search(url: str, prefixes: list[str]) -> tuple[list[float], list[float
     timings, cpu = [], []
     with app.app_context():
         for query in prefixes[:50]:  # warm the caches
-            services.search_practitioner_summaries(name=query, page_size=20)
+            services.search_practitioner_summary_texts(name=query, page_size=20)
         for query in prefixes:
             started, started_cpu = time.perf_counter(), time.process_time()
-            services.search_practitioner_summaries(name=query, page_size=20)
+            services.search_practitioner_summary_texts(name=query, page_size=20)
             timings.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
     return timings, cpu

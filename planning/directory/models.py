@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +50,9 @@ class Practitioner(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Digest of the source rows of this professional: an unchanged digest means nothing to do.
     fingerprint: Mapped[str] = mapped_column(String(32))
+    #: Derived: his search summary as the JSON API writes it (``summary.summary_json``),
+    #: rewritten with the row or its active activities by every write path.
+    summary: Mapped[str] = mapped_column(Text)
 
     activities: Mapped[list[PractitionerActivity]] = relationship(
         back_populates="practitioner",
@@ -116,6 +120,22 @@ class PractitionerToken(Base):
     token: Mapped[str] = mapped_column(Token, primary_key=True)
     name_key: Mapped[str] = mapped_column(NameKey)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PractitionerPrefix(Base):
+    """Derived: how many professionals have a name word starting with ``prefix``.
+
+    One row per prefix (every length) of every token, active and inactive professionals
+    apart; kept exact by every write path. A one-word search reads its total here instead
+    of counting index entries, and a several-word search its most selective word.
+    """
+
+    __tablename__ = "directory_practitioner_prefix"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    active: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    prefix: Mapped[str] = mapped_column(Token, primary_key=True)
+    owners: Mapped[int] = mapped_column(Integer)
 
 
 class Organization(TimestampMixin, Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,6 +19,7 @@ from planning.directory.models import (
     OrganizationToken,
     Practitioner,
     PractitionerActivity,
+    PractitionerPrefix,
     PractitionerToken,
 )
 from planning.directory.normalize import (
@@ -29,6 +31,8 @@ from planning.directory.normalize import (
     rpps_warnings,
     tokens,
 )
+from planning.directory.summary import PrefixDeltas, summary_json
+from planning.directory.sync import apply_prefix_deltas
 
 T = TypeVar("T")
 
@@ -121,7 +125,27 @@ def add_organization(organization: Organization) -> Organization:
 
 
 def add_practitioner(practitioner: Practitioner) -> Practitioner:
-    """Store a professional built outside the imports (demo data) with their search tokens."""
+    """Store a professional built outside the imports (demo data) with his search data.
+
+    His tokens, summary and prefix counts, as the imports write them; ``active`` unset
+    means active (the column default).
+    """
+    active = practitioner.active is not False
+    practitioner.summary = summary_json(
+        rpps=practitioner.rpps,
+        national_id=practitioner.national_id,
+        id_type=practitioner.id_type,
+        civility=practitioner.civility,
+        exercise_civility=practitioner.exercise_civility,
+        last_name=practitioner.last_name,
+        first_name=practitioner.first_name,
+        active=active,
+        activities=[
+            (a.profession_code, a.specialty_code, a.department)
+            for a in practitioner.activities
+            if a.active is not False
+        ],
+    )
     _add_with_tokens(
         practitioner,
         PractitionerToken,
@@ -129,6 +153,9 @@ def add_practitioner(practitioner: Practitioner) -> Practitioner:
         practitioner.last_name,
         practitioner.first_name,
     )
+    deltas = PrefixDeltas()
+    deltas.add(tokens(practitioner.last_name, practitioner.first_name), active)
+    apply_prefix_deltas(db.session(), deltas)
     return practitioner
 
 
@@ -333,10 +360,37 @@ def search_practitioner_summaries(
     page: int = 1,
     page_size: int = 50,
 ) -> SearchResult[dict[str, Any]]:
-    """As ``search_practitioners``, each professional as the plain dict of its summary.
+    """As ``search_practitioners``, each professional as the plain dict of its summary."""
+    result = search_practitioner_summary_texts(
+        name=name,
+        specialty=specialty,
+        profession=profession,
+        department=department,
+        region=region,
+        finess=finess,
+        active=active,
+        page=page,
+        page_size=page_size,
+    )
+    return SearchResult([json.loads(text) for text in result.items], result.total)
 
-    The JSON search answers with these: two indexed queries for the page, no ORM objects
-    (a search answers many times more often than the directory changes).
+
+def search_practitioner_summary_texts(
+    *,
+    name: str | None = None,
+    specialty: str | None = None,
+    profession: str | None = None,
+    department: str | None = None,
+    region: str | None = None,
+    finess: str | None = None,
+    active: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> SearchResult[str]:
+    """As ``search_practitioners``, each professional as the JSON text of its summary.
+
+    The JSON search answers with these, as stored: no ORM object, no encoding (a search
+    answers many times more often than the directory changes).
     """
     ids, total = practitioner_ids(
         name=name,
@@ -349,89 +403,44 @@ def search_practitioner_summaries(
         page=page,
         page_size=page_size,
     )
-    return SearchResult(practitioner_summaries(ids), total)
+    return SearchResult(practitioner_summary_texts(ids), total)
 
 
 @functools.cache
 def _summary_statement() -> Any:
     table = Practitioner.__table__
-    activity = PractitionerActivity.__table__
-    return (
-        select(
-            table.c.id,
-            table.c.rpps,
-            table.c.national_id,
-            table.c.id_type,
-            table.c.civility,
-            table.c.exercise_civility,
-            table.c.last_name,
-            table.c.first_name,
-            table.c.active,
-            activity.c.profession_code,
-            activity.c.specialty_code,
-            activity.c.department,
-        )
-        .outerjoin(
-            activity,
-            and_(activity.c.practitioner_id == table.c.id, activity.c.active.is_(True)),
-        )
-        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+    return select(table.c.id, table.c.summary).where(
+        table.c.id.in_(bindparam("ids", expanding=True))
     )
 
 
-def practitioner_summaries(ids: list[int]) -> list[dict[str, Any]]:
-    """The professionals ``ids``, in that order, as ``PractitionerSummarySchema`` dumps them.
-
-    One query for the page (professionals joined to their active activities), plain dicts.
-    """
+def practitioner_summary_texts(ids: list[int]) -> list[str]:
+    """The stored summaries (``PractitionerSummarySchema`` as JSON) of ``ids``, in order."""
     if not ids:
         return []
-    found: dict[int, dict[str, Any]] = {}
-    values: dict[int, tuple[set[str], set[str], set[str]]] = {}
-    for (
-        key,
-        rpps,
-        national_id,
-        id_type,
-        civility,
-        exercise_civility,
-        last_name,
-        first_name,
-        active,
-        *activity,
-    ) in db.session.connection().execute(_summary_statement(), {"ids": ids}):
-        if key not in found:
-            found[key] = {
-                "rpps": rpps,
-                "national_id": national_id,
-                "id_type": "RPPS" if id_type == "8" else "ADELI",
-                "civility": civility,
-                "exercise_civility": exercise_civility,
-                "last_name": last_name,
-                "first_name": first_name,
-                "active": active,
-                "warnings": rpps_warnings(rpps) if rpps else [],
-            }
-            values[key] = (set(), set(), set())
-        for bucket, value in zip(values[key], activity, strict=True):
-            if value:
-                bucket.add(value)
-    out = []
-    for key in ids:
-        if key in found:
-            summary = found[key]
-            professions, specialties, departments = values[key]
-            summary["professions"] = sorted(professions)
-            summary["specialties"] = sorted(specialties)
-            summary["departments"] = sorted(departments)
-            out.append(summary)
-    return out
+    found = dict(db.session.connection().execute(_summary_statement(), {"ids": ids}).all())
+    return [found[key] for key in ids if key in found]
 
 
-#: Index entries counted per word to choose the word that drives a multi-word search: the
-#: driver's whole range may be scanned when matches are sparse, so a tie between two
-#: frequent words (both over the cap) costs more than the probes.
-DRIVER_PROBE_CAP = 10_000
+def practitioner_summaries(ids: list[int]) -> list[dict[str, Any]]:
+    """The professionals ``ids``, in that order, as ``PractitionerSummarySchema`` dumps them."""
+    return [json.loads(text) for text in practitioner_summary_texts(ids)]
+
+
+@functools.cache
+def _prefix_statement() -> Any:
+    prefix = PractitionerPrefix.__table__
+    return select(prefix.c.prefix, prefix.c.owners).where(
+        prefix.c.active == bindparam("active"),
+        prefix.c.prefix.in_(bindparam("words", expanding=True)),
+    )
+
+
+def _prefix_owners(connection: Any, words: list[str], active: bool) -> dict[str, int]:
+    """How many professionals have a name word starting with each of ``words`` (exact)."""
+    found = dict(connection.execute(_prefix_statement(), {"active": active, "words": words}).all())
+    return {word: int(found.get(word, 0)) for word in words}
+
 
 #: The activity columns the professional search filters on, by argument name.
 _ACTIVITY_FILTERS = {
@@ -443,8 +452,8 @@ _ACTIVITY_FILTERS = {
 
 
 @functools.lru_cache(maxsize=128)
-def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any, Any]:
-    """The probe, page and exact-count statements of a professional name search, by shape.
+def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any]:
+    """The page and exact-count statements of a professional name search, by shape.
 
     Built once per shape (number of extra words, filters given) with bound parameters only:
     SQLAlchemy then reuses the compiled SQL without recomputing the statement's cache key,
@@ -453,12 +462,6 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
     whose first entries repeat owners too much to conclude.
     """
     token = PractitionerToken.__table__
-    probe = select(func.count()).select_from(
-        select(token.c.token)
-        .where(token.c.active == bindparam("active"), *_token_range_param(token.c.token, ""))
-        .limit(bindparam("cap"))
-        .subquery()
-    )
     # The total, streamed: distinct owners among the first ``raw_cap`` entries of the range,
     # and how many entries that was. PostgreSQL hashes a DISTINCT ... LIMIT over the whole
     # range (70,000 entries for "MOR"); a LIMIT below the DISTINCT stops at the cap.
@@ -489,7 +492,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
         .limit(bindparam("cap"))
         .subquery()
     )
-    return probe, ranked, exact
+    return ranked, exact
 
 
 def _name_search_conditions(token: Any, others: int, filters: tuple[str, ...]) -> list[Any]:
@@ -546,23 +549,17 @@ def _practitioners_by_name(
     """
     connection = db.session.connection()
     _plan_for_these_values(connection)
-    probe, _, _ = _name_search_statements(0, ())
-    if len(words) > 1:
-
-        def entries(word: str) -> int:
-            bounds = {"low": word, "high": prefix_upper_bound(word)}
-            return int(
-                connection.execute(
-                    probe, {"active": active, "cap": DRIVER_PROBE_CAP, **bounds}
-                ).scalar_one()
-            )
-
-        driver = min(sorted(words, key=len, reverse=True), key=entries)
-    else:
-        driver = words[0]
-    others = [word for word in words if word != driver]
-    _, ranked, exact = _name_search_statements(len(others), tuple(sorted(filters)))
+    # The stored prefix counts: a word no name starts with ends the search, the rarest word
+    # drives it, and a lone word without filters has its total counted already.
+    owners = _prefix_owners(connection, words, active)
+    driver = min(sorted(words, key=len, reverse=True), key=owners.__getitem__)
     cap = TOTAL_CAP + 1
+    if owners[driver] == 0:
+        return [], 0
+    if len(words) == 1 and not filters:
+        return _page_of_one_word(connection, driver, owners[driver], active, page, page_size)
+    others = [word for word in words if word != driver]
+    ranked, exact = _name_search_statements(len(others), tuple(sorted(filters)))
     params: dict[str, Any] = {
         "active": active,
         "low": driver,
@@ -593,6 +590,39 @@ def _practitioners_by_name(
         total = min(owners, cap)  # the whole range was seen, or there are more than the cap
     else:
         total = int(connection.execute(exact, {**params, "cap": cap}).scalar_one())
+    return ordered[(page - 1) * page_size : wanted], total
+
+
+@functools.cache
+def _one_word_statement() -> Any:
+    token = PractitionerToken.__table__
+    return (
+        select(token.c.practitioner_id)
+        .where(token.c.active == bindparam("active"), *_token_range_param(token.c.token, ""))
+        .order_by(token.c.token, token.c.name_key, token.c.practitioner_id)
+        .limit(bindparam("limit"))
+    )
+
+
+def _page_of_one_word(
+    connection: Any, word: str, owners: int, active: bool, page: int, page_size: int
+) -> tuple[list[int], int]:
+    """One page of the professionals with a name word starting with ``word``, who are
+    ``owners`` (the stored count): a range scan of the token index up to the page's end."""
+    total = min(owners, TOTAL_CAP + 1)
+    wanted = page * page_size
+    if (page - 1) * page_size >= owners:
+        return [], total
+    params = {"active": active, "low": word, "high": prefix_upper_bound(word)}
+    # A professional appears twice in the range only when two of his name words start
+    # with ``word``: a few extra rows usually make up for it, else the limit grows.
+    limit = min(wanted, owners) + 8
+    while True:
+        rows = connection.execute(_one_word_statement(), {**params, "limit": limit}).all()
+        ordered = list(dict.fromkeys(row[0] for row in rows))
+        if len(ordered) >= wanted or len(rows) < limit:
+            break
+        limit *= 4
     return ordered[(page - 1) * page_size : wanted], total
 
 

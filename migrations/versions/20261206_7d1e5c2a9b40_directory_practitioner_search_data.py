@@ -1,0 +1,197 @@
+"""Directory: stored search summaries and per-prefix owner counts of professionals
+
+Revision ID: 7d1e5c2a9b40
+Revises: b0bf3b745b18
+Create Date: 2026-12-06 04:00:00
+
+Derived data the name search reads instead of computing it per request: each professional's
+summary as the JSON API writes it, and how many professionals have a name word starting with
+each prefix. Both are filled here for the rows already loaded (about a minute per million
+professionals) with a frozen copy of the application's computation, so that this revision
+keeps giving the same result whatever the code becomes.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "7d1e5c2a9b40"
+down_revision = "b0bf3b745b18"
+branch_labels = None
+depends_on = None
+
+_Token = sa.String(length=40).with_variant(sa.String(length=40, collation="C"), "postgresql")
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_CHUNK = 5000
+
+
+def upgrade() -> None:
+    op.create_table(
+        "directory_practitioner_prefix",
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("prefix", _Token, nullable=False),
+        sa.Column("owners", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("active", "prefix", name=op.f("pk_directory_practitioner_prefix")),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("summary", sa.Text(), nullable=True))
+    connection = op.get_bind()
+    _fill_summaries(connection)
+    _fill_prefix_counts(connection)
+    with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
+        batch_op.alter_column("summary", existing_type=sa.Text(), nullable=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
+        batch_op.drop_column("summary")
+    op.drop_table("directory_practitioner_prefix")
+
+
+def _luhn_valid(number: str) -> bool:
+    if not (number.isascii() and number.isdigit()):
+        return False
+    reverse = number[::-1]
+    total = sum(map(int, reverse[0::2])) + sum(_DOUBLED[int(c)] for c in reverse[1::2])
+    return total % 10 == 0
+
+
+def _summary(row: sa.Row, activities: list[tuple[str | None, ...]]) -> str:
+    rpps = row.rpps
+    warnings = []
+    if rpps and not _luhn_valid(rpps):
+        warnings.append(f"RPPS number {rpps} fails the Luhn check: check it for a typing error")
+    return json.dumps(
+        {
+            "active": bool(row.active),
+            "civility": row.civility,
+            "departments": sorted({a[2] for a in activities if a[2]}),
+            "exercise_civility": row.exercise_civility,
+            "first_name": row.first_name,
+            "id_type": "RPPS" if row.id_type == "8" else "ADELI",
+            "last_name": row.last_name,
+            "national_id": row.national_id,
+            "professions": sorted({a[0] for a in activities if a[0]}),
+            "rpps": rpps,
+            "specialties": sorted({a[1] for a in activities if a[1]}),
+            "warnings": warnings,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def _fill_summaries(connection: sa.Connection) -> None:
+    people = sa.table(
+        "directory_practitioner",
+        *(
+            sa.column(name)
+            for name in (
+                "id",
+                "rpps",
+                "national_id",
+                "id_type",
+                "civility",
+                "exercise_civility",
+                "last_name",
+                "first_name",
+                "active",
+                "summary",
+            )
+        ),
+    )
+    activity = sa.table(
+        "directory_practitioner_activity",
+        *(
+            sa.column(name)
+            for name in ("practitioner_id", "profession_code", "specialty_code", "department")
+        ),
+        sa.column("active", sa.Boolean()),
+    )
+    write = (
+        sa.update(people)
+        .where(people.c.id == sa.bindparam("_id"))
+        .values(summary=sa.bindparam("_summary"))
+    )
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(people).where(people.c.id > last).order_by(people.c.id).limit(_CHUNK)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        values: dict[int, list[tuple[str | None, ...]]] = {row.id: [] for row in rows}
+        for owner, *columns in connection.execute(
+            sa.select(
+                activity.c.practitioner_id,
+                activity.c.profession_code,
+                activity.c.specialty_code,
+                activity.c.department,
+            ).where(
+                activity.c.practitioner_id.between(rows[0].id, last),
+                activity.c.active.is_(True),
+            )
+        ):
+            if owner in values:
+                values[owner].append(tuple(columns))
+        connection.execute(
+            write, [{"_id": row.id, "_summary": _summary(row, values[row.id])} for row in rows]
+        )
+
+
+def _fill_prefix_counts(connection: sa.Connection) -> None:
+    token = sa.table(
+        "directory_practitioner_token",
+        sa.column("token"),
+        sa.column("practitioner_id"),
+        sa.column("active", sa.Boolean()),
+    )
+    prefix = sa.table(
+        "directory_practitioner_prefix",
+        sa.column("active", sa.Boolean()),
+        sa.column("prefix"),
+        sa.column("owners"),
+    )
+    for active in (False, True):
+        rows = connection.execute(
+            sa.select(token.c.token, token.c.practitioner_id)
+            .where(token.c.active.is_(active))
+            .order_by(token.c.token),
+            execution_options={"yield_per": 50_000},
+        )
+        counts: list[dict[str, object]] = []
+        for word, owners in _prefix_counts(rows):
+            counts.append({"active": active, "prefix": word, "owners": owners})
+            if len(counts) >= 50_000:
+                connection.execute(sa.insert(prefix), counts)
+                counts = []
+        if counts:
+            connection.execute(sa.insert(prefix), counts)
+
+
+def _prefix_counts(rows: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int]]:
+    # Consecutive sorted tokens share their prefixes: one owner set per prefix length.
+    open_sets: list[set[int]] = []
+    current = ""
+    for word, group in groupby(rows, key=itemgetter(0)):
+        owners = [owner for _, owner in group]
+        common = 0
+        for a, b in zip(current, word, strict=False):
+            if a != b:
+                break
+            common += 1
+        while len(open_sets) > common:
+            yield current[: len(open_sets)], len(open_sets.pop())
+        while len(open_sets) < len(word):
+            open_sets.append(set())
+        for owner_set in open_sets:
+            owner_set.update(owners)
+        current = word
+    while open_sets:
+        yield current[: len(open_sets)], len(open_sets.pop())
