@@ -452,16 +452,24 @@ _ACTIVITY_FILTERS = {
 
 
 @functools.lru_cache(maxsize=128)
-def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any]:
-    """The page and exact-count statements of a professional name search, by shape.
+def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """The page, capped-count and exact-count statements of a name search, by shape.
 
     Built once per shape (number of extra words, filters given) with bound parameters only:
     SQLAlchemy then reuses the compiled SQL without recomputing the statement's cache key,
-    which costs more than the query itself on a frequent search. The page statement carries
-    what the capped total needs (one round trip); the exact count serves the rare ranges
-    whose first entries repeat owners too much to conclude.
+    which costs more than the query itself on a frequent search. The page is read first:
+    when it holds the whole range of matches, it gives the total too (most several-word
+    searches); else the capped count, and the exact count for the rare ranges whose first
+    entries repeat owners too much to conclude.
     """
     token = PractitionerToken.__table__
+    owner = token.c.practitioner_id
+    ranked = (
+        select(owner)
+        .where(*_name_search_conditions(token, others, filters))
+        .order_by(token.c.token, token.c.name_key, owner)
+        .limit(bindparam("limit"))
+    )
     # The total, streamed: distinct owners among the first ``raw_cap`` entries of the range,
     # and how many entries that was. PostgreSQL hashes a DISTINCT ... LIMIT over the whole
     # range (70,000 entries for "MOR"); a LIMIT below the DISTINCT stops at the cap.
@@ -472,18 +480,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
         .limit(bindparam("raw_cap"))
         .subquery()
     )
-    totals = select(
-        func.count(head.c.practitioner_id.distinct()).label("owners"),
-        func.count().label("entries"),
-    ).subquery()
-    owner = token.c.practitioner_id
-    ranked = (
-        select(owner, totals.c.owners, totals.c.entries)
-        .select_from(token.join(totals, literal(True)))
-        .where(*_name_search_conditions(token, others, filters))
-        .order_by(token.c.token, token.c.name_key, owner)
-        .limit(bindparam("limit"))
-    )
+    capped = select(func.count(head.c.practitioner_id.distinct()), func.count())
     counted = aliased(token)
     exact = select(func.count()).select_from(
         select(counted.c.practitioner_id)
@@ -492,7 +489,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
         .limit(bindparam("cap"))
         .subquery()
     )
-    return ranked, exact
+    return ranked, capped, exact
 
 
 def _name_search_conditions(token: Any, others: int, filters: tuple[str, ...]) -> list[Any]:
@@ -536,6 +533,27 @@ def _name_key_has_word_param(token: Any, suffix: str) -> Any:
     )
 
 
+def _ranked_page(
+    connection: Any, statement: Any, params: dict[str, Any], page: int, page_size: int
+) -> tuple[list[int], int | None]:
+    """The owners of one page from a ranked statement of index entries, and the number of
+    owners matching when the entries read were all the matching ones (else None).
+
+    A professional appears twice in the driver's range only when two of his name words
+    start with it: a few extra rows usually make up for it, else the limit grows.
+    """
+    wanted = page * page_size
+    limit = wanted + 8
+    while True:
+        rows = connection.execute(statement, {**params, "limit": limit}).all()
+        ordered = list(dict.fromkeys(row[0] for row in rows))
+        if len(rows) < limit:
+            return ordered[(page - 1) * page_size : wanted], len(ordered)
+        if len(ordered) >= wanted:
+            return ordered[(page - 1) * page_size : wanted], None
+        limit *= 4
+
+
 def _practitioners_by_name(
     words: list[str], filters: dict[str, Any], *, active: bool, page: int, page_size: int
 ) -> tuple[list[int], int]:
@@ -545,21 +563,20 @@ def _practitioners_by_name(
     name_key, owner)``, which yields the ranking (the word itself first, then longer words,
     then by name); the other words are checked on each entry's name key, the activity
     filters per candidate. A professional whose several name words match the driver
-    appears once, at its best.
+    appears once, at its best. The stored prefix counts give a lone word its total, and
+    several words the rarest of them as the driver.
     """
     connection = db.session.connection()
+    if len(words) == 1 and not filters:
+        return _page_of_one_word(connection, words[0], active, page, page_size)
     _plan_for_these_values(connection)
-    # The stored prefix counts: a word no name starts with ends the search, the rarest word
-    # drives it, and a lone word without filters has its total counted already.
     owners = _prefix_owners(connection, words, active)
     driver = min(sorted(words, key=len, reverse=True), key=owners.__getitem__)
-    cap = TOTAL_CAP + 1
     if owners[driver] == 0:
-        return [], 0
-    if len(words) == 1 and not filters:
-        return _page_of_one_word(connection, driver, owners[driver], active, page, page_size)
+        return [], 0  # no name has a word starting with it
     others = [word for word in words if word != driver]
-    ranked, exact = _name_search_statements(len(others), tuple(sorted(filters)))
+    ranked, capped, exact = _name_search_statements(len(others), tuple(sorted(filters)))
+    cap = TOTAL_CAP + 1
     params: dict[str, Any] = {
         "active": active,
         "low": driver,
@@ -573,31 +590,26 @@ def _practitioners_by_name(
         params[f"like{index}"] = f"% {word}%"
         params[f"low{index}"] = word
         params[f"high{index}"] = prefix_upper_bound(word)
-    wanted = page * page_size
-    # A professional appears twice in the driver's range only when two of his name words
-    # start with it: a few extra rows usually make up for it, else the limit grows.
-    limit = wanted + 8
-    while True:
-        rows = connection.execute(ranked, {**params, "limit": limit}).all()
-        ordered = list(dict.fromkeys(row[0] for row in rows))
-        if len(ordered) >= wanted or len(rows) < limit:
-            break
-        limit *= 4
-    if not rows:
-        return [], 0  # nothing matches at all (the page statement has no offset)
-    owners, entries = int(rows[0][1]), int(rows[0][2])
-    if entries < params["raw_cap"] or owners >= cap:
-        total = min(owners, cap)  # the whole range was seen, or there are more than the cap
-    else:
-        total = int(connection.execute(exact, {**params, "cap": cap}).scalar_one())
-    return ordered[(page - 1) * page_size : wanted], total
+    ids, matching = _ranked_page(connection, ranked, params, page, page_size)
+    if matching is not None:
+        return ids, min(matching, cap)  # every match was read for the page
+    owners_seen, entries = connection.execute(capped, params).one()
+    if entries < params["raw_cap"] or owners_seen >= cap:
+        return ids, min(int(owners_seen), cap)  # the whole range, or more than the cap
+    return ids, int(connection.execute(exact, {**params, "cap": cap}).scalar_one())
 
 
 @functools.cache
 def _one_word_statement() -> Any:
     token = PractitionerToken.__table__
+    prefix = PractitionerPrefix.__table__
+    owners = (
+        select(prefix.c.owners)
+        .where(prefix.c.active == bindparam("active"), prefix.c.prefix == bindparam("low"))
+        .scalar_subquery()
+    )
     return (
-        select(token.c.practitioner_id)
+        select(token.c.practitioner_id, owners)
         .where(token.c.active == bindparam("active"), *_token_range_param(token.c.token, ""))
         .order_by(token.c.token, token.c.name_key, token.c.practitioner_id)
         .limit(bindparam("limit"))
@@ -605,25 +617,26 @@ def _one_word_statement() -> Any:
 
 
 def _page_of_one_word(
-    connection: Any, word: str, owners: int, active: bool, page: int, page_size: int
+    connection: Any, word: str, active: bool, page: int, page_size: int
 ) -> tuple[list[int], int]:
-    """One page of the professionals with a name word starting with ``word``, who are
-    ``owners`` (the stored count): a range scan of the token index up to the page's end."""
-    total = min(owners, TOTAL_CAP + 1)
-    wanted = page * page_size
-    if (page - 1) * page_size >= owners:
-        return [], total
+    """One page of the professionals with a name word starting with ``word``, and their
+    number, stored: one range scan of the token index up to the page's end.
+
+    The plan PostgreSQL may settle on for this statement is the index range scan anyway
+    (the index yields the order asked for): no custom plan needed.
+    """
     params = {"active": active, "low": word, "high": prefix_upper_bound(word)}
-    # A professional appears twice in the range only when two of his name words start
-    # with ``word``: a few extra rows usually make up for it, else the limit grows.
-    limit = min(wanted, owners) + 8
+    wanted = page * page_size
+    limit = wanted + 8
     while True:
         rows = connection.execute(_one_word_statement(), {**params, "limit": limit}).all()
         ordered = list(dict.fromkeys(row[0] for row in rows))
         if len(ordered) >= wanted or len(rows) < limit:
             break
         limit *= 4
-    return ordered[(page - 1) * page_size : wanted], total
+    if not rows:
+        return [], 0  # no name has a word starting with it (the statement has no offset)
+    return ordered[(page - 1) * page_size : wanted], min(int(rows[0][1]), TOTAL_CAP + 1)
 
 
 def practitioner_ids(

@@ -38,30 +38,34 @@ def summary_json(
     specialties: set[str] = set()
     departments: set[str] = set()
     for profession, specialty, department in activities:
-        if profession:
-            professions.add(profession)
-        if specialty:
-            specialties.add(specialty)
-        if department:
-            departments.add(department)
-    return json.dumps(
+        professions.add(profession or "")
+        specialties.add(specialty or "")
+        departments.add(department or "")
+    # Built in key order: an encoder without sort_keys, made once (1.2 M at an import).
+    return _encode(
         {
             "active": active,
             "civility": civility,
-            "departments": sorted(departments),
+            "departments": _values(departments),
             "exercise_civility": exercise_civility,
             "first_name": first_name,
             "id_type": "RPPS" if id_type == "8" else "ADELI",
             "last_name": last_name,
             "national_id": national_id,
-            "professions": sorted(professions),
+            "professions": _values(professions),
             "rpps": rpps,
-            "specialties": sorted(specialties),
+            "specialties": _values(specialties),
             "warnings": rpps_warnings(rpps) if rpps else [],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
+        }
     )
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _values(found: set[str]) -> list[str]:
+    found.discard("")
+    return sorted(found)
 
 
 def name_prefixes(words: Iterable[str]) -> set[str]:
