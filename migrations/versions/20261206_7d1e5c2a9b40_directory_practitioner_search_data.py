@@ -1,14 +1,16 @@
-"""Directory: stored search summaries and per-prefix owner counts of professionals
+"""Directory: stored search summaries, per-prefix owner counts and name masks of professionals
 
 Revision ID: 7d1e5c2a9b40
 Revises: b0bf3b745b18
 Create Date: 2026-12-06 04:00:00
 
 Derived data the name search reads instead of computing it per request: each professional's
-summary as the JSON API writes it, and how many professionals have a name word starting with
-each prefix. Both are filled here for the rows already loaded (about a minute per million
-professionals) with a frozen copy of the application's computation, so that this revision
-keeps giving the same result whatever the code becomes.
+summary as the JSON API writes it, how many professionals have a name word starting with
+each prefix, and on every token the mask of the pairs of first letters of the name's words
+(in the search index, so that a several-word search skips most entries by an integer test).
+All are filled here for the rows already loaded (a minute or two per million professionals)
+with a frozen copy of the application's computation, so that this revision keeps giving the
+same result whatever the code becomes.
 """
 
 import json
@@ -40,17 +42,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
         batch_op.add_column(sa.Column("summary", sa.Text(), nullable=True))
+    with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("name_mask", sa.BigInteger(), nullable=True))
+        batch_op.drop_index("ix_directory_practitioner_token_search")
     connection = op.get_bind()
     _fill_summaries(connection)
     _fill_prefix_counts(connection)
+    _fill_name_masks(connection)
     with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
         batch_op.alter_column("summary", existing_type=sa.Text(), nullable=False)
+    with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
+        batch_op.alter_column("name_mask", existing_type=sa.BigInteger(), nullable=False)
+        batch_op.create_index(
+            "ix_directory_practitioner_token_search",
+            ["active", "token", "name_key", "practitioner_id", "name_mask"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
+        batch_op.drop_index("ix_directory_practitioner_token_search")
+        batch_op.drop_column("name_mask")
+        batch_op.create_index(
+            "ix_directory_practitioner_token_search",
+            ["active", "token", "name_key", "practitioner_id"],
+            unique=False,
+        )
     with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
         batch_op.drop_column("summary")
     op.drop_table("directory_practitioner_prefix")
+
+
+def _fill_name_masks(connection: sa.Connection) -> None:
+    """One bit per pair of first letters of each word of the owner's name, hashed on 63 bits:
+    the bits are distinct powers of two, so the sum of the distinct ones is their union."""
+    code = "ascii" if connection.dialect.name == "postgresql" else "unicode"
+    bit = (
+        f"CASE WHEN length(w.token) >= 2 THEN (CAST(1 AS BIGINT) << (({code}(substr(w.token, 1, 1))"
+        f" * 37 + {code}(substr(w.token, 2, 1))) % 63)) ELSE 0 END"
+    )
+    connection.execute(
+        sa.text(
+            "UPDATE directory_practitioner_token SET name_mask = ("  # noqa: S608 - no input
+            f"SELECT CAST(sum(DISTINCT {bit}) AS BIGINT) FROM directory_practitioner_token w"
+            " WHERE w.practitioner_id = directory_practitioner_token.practitioner_id)"
+        )
+    )
 
 
 def _luhn_valid(number: str) -> bool:

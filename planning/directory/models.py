@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -111,6 +112,7 @@ class PractitionerToken(Base):
             "token",
             "name_key",
             "practitioner_id",
+            "name_mask",
         ),
     )
 
@@ -120,6 +122,8 @@ class PractitionerToken(Base):
     token: Mapped[str] = mapped_column(Token, primary_key=True)
     name_key: Mapped[str] = mapped_column(NameKey)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Derived: ``summary.name_mask`` of all the words of the name (in the search index).
+    name_mask: Mapped[int] = mapped_column(BigInteger)
 
 
 class PractitionerPrefix(Base):

@@ -68,6 +68,24 @@ def _values(found: set[str]) -> list[str]:
     return sorted(found)
 
 
+#: Bits of a name mask: one per hashed pair of leading letters.
+MASK_BITS = 63
+
+
+def name_mask(words: Iterable[str]) -> int:
+    """A bit per pair of first letters of the name ``words`` (words of one letter set none).
+
+    Stored with every token of the name: a several-word search skips the index entries whose
+    mask lacks a bit of its other words before matching them on the name key. A filter only
+    (a bit may stand for several pairs); it fits a signed 64-bit integer.
+    """
+    mask = 0
+    for word in words:
+        if len(word) >= 2:
+            mask |= 1 << ((ord(word[0]) * 37 + ord(word[1])) % MASK_BITS)
+    return mask
+
+
 def name_prefixes(words: Iterable[str]) -> set[str]:
     """Every prefix (one character and more) of the folded name ``words``, once each."""
     return {word[:end] for word in words for end in range(1, len(word) + 1)}

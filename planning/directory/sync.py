@@ -42,7 +42,7 @@ from planning.directory.models import (
     PractitionerToken,
 )
 from planning.directory.normalize import fold, name_key, tokens
-from planning.directory.summary import ActivityValues, PrefixDeltas, summary_json
+from planning.directory.summary import ActivityValues, PrefixDeltas, name_mask, summary_json
 
 PRACTITIONER = cast(Table, Practitioner.__table__)
 ACTIVITY = cast(Table, PractitionerActivity.__table__)
@@ -52,7 +52,7 @@ ORGANIZATION = cast(Table, Organization.__table__)
 ORGANIZATION_TOKEN = cast(Table, OrganizationToken.__table__)
 
 ACTIVITY_COLUMNS = [*ActivityRecord._fields, "practitioner_id", "active"]
-TOKEN_COLUMNS = ["practitioner_id", "token", "name_key", "active"]
+TOKEN_COLUMNS = ["practitioner_id", "token", "name_key", "active", "name_mask"]
 
 #: Rejections kept in the report (the count is always complete).
 MAX_REPORTED_REJECTIONS = 200
@@ -302,14 +302,17 @@ def _activity_rows(practitioner_id: int, record: PractitionerRecord) -> list[dic
 
 
 def _person_tokens(practitioner_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+    words = tokens(row["last_name"], row["first_name"])
+    mask = name_mask(words)
     return [
         {
             "practitioner_id": practitioner_id,
             "token": token,
             "name_key": row["name_key"],
             "active": row["active"],
+            "name_mask": mask,
         }
-        for token in tokens(row["last_name"], row["first_name"])
+        for token in words
     ]
 
 
@@ -443,7 +446,8 @@ def _practitioner_batch(
         activities.extend((*activity, practitioner_id, True) for activity in record.activities)
         key = row["name_key"]
         names = tokens(record.last_name, record.first_name)
-        words.extend((practitioner_id, token, key, True) for token in names)
+        mask = name_mask(names)
+        words.extend((practitioner_id, token, key, True, mask) for token in names)
         if deltas is not None:
             deltas.add(names, True)
         seen.add(practitioner_id)
