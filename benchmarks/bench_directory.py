@@ -422,7 +422,9 @@ def main() -> None:
         f"{args.establishments} establishments in {time.perf_counter() - started:.0f} s"
     )
 
-    if not args.skip_import:
+    if args.skip_import:
+        print(f"import skipped (--skip-import): reusing the database already loaded at {url}")
+    else:
         import_all(url, args, rpps_path, finess_path, lines)
     search_and_http(url, args, samples)
 

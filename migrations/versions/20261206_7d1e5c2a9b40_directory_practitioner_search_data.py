@@ -43,16 +43,17 @@ def upgrade() -> None:
     with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
         batch_op.add_column(sa.Column("summary", sa.Text(), nullable=True))
     with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("name_mask", sa.BigInteger(), nullable=True))
+        # Every bit by default: a row without its mask is never filtered out. A constant
+        # default adds the column without rewriting the table (SQLite and PostgreSQL).
+        batch_op.add_column(
+            sa.Column("name_mask", sa.BigInteger(), server_default=sa.text("-1"), nullable=False)
+        )
         batch_op.drop_index("ix_directory_practitioner_token_search")
     connection = op.get_bind()
     _fill_summaries(connection)
     _fill_prefix_counts(connection)
     _fill_name_masks(connection)
-    with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
-        batch_op.alter_column("summary", existing_type=sa.Text(), nullable=False)
     with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
-        batch_op.alter_column("name_mask", existing_type=sa.BigInteger(), nullable=False)
         batch_op.create_index(
             "ix_directory_practitioner_token_search",
             ["active", "token", "name_key", "practitioner_id", "name_mask"],
@@ -61,16 +62,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("directory_practitioner_token", schema=None) as batch_op:
-        batch_op.drop_index("ix_directory_practitioner_token_search")
-        batch_op.drop_column("name_mask")
-        batch_op.create_index(
-            "ix_directory_practitioner_token_search",
-            ["active", "token", "name_key", "practitioner_id"],
-            unique=False,
-        )
-    with op.batch_alter_table("directory_practitioner", schema=None) as batch_op:
-        batch_op.drop_column("summary")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 too): a batch rebuild of a table
+    # other tables refer to fails on SQLite once they hold rows.
+    op.drop_index("ix_directory_practitioner_token_search", "directory_practitioner_token")
+    op.execute("ALTER TABLE directory_practitioner_token DROP COLUMN name_mask")
+    op.create_index(
+        "ix_directory_practitioner_token_search",
+        "directory_practitioner_token",
+        ["active", "token", "name_key", "practitioner_id"],
+        unique=False,
+    )
+    op.execute("ALTER TABLE directory_practitioner DROP COLUMN summary")
     op.drop_table("directory_practitioner_prefix")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,8 +53,10 @@ class Practitioner(TimestampMixin, Base):
     #: Digest of the source rows of this professional: an unchanged digest means nothing to do.
     fingerprint: Mapped[str] = mapped_column(String(32))
     #: Derived: his search summary as the JSON API writes it (``summary.summary_json``),
-    #: rewritten with the row or its active activities by every write path.
-    summary: Mapped[str] = mapped_column(Text)
+    #: rewritten with the row or its active activities by every write path. Null only if
+    #: a writer forgot it: the search then computes it (nullable, as SQLite cannot add a
+    #: NOT NULL column to a table others refer to without rebuilding them all).
+    summary: Mapped[str | None] = mapped_column(Text)
 
     activities: Mapped[list[PractitionerActivity]] = relationship(
         back_populates="practitioner",
@@ -123,7 +126,8 @@ class PractitionerToken(Base):
     name_key: Mapped[str] = mapped_column(NameKey)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Derived: ``summary.name_mask`` of all the words of the name (in the search index).
-    name_mask: Mapped[int] = mapped_column(BigInteger)
+    #: -1, every bit, by default: a row written without its mask is never filtered out.
+    name_mask: Mapped[int] = mapped_column(BigInteger, server_default=text("-1"))
 
 
 class PractitionerPrefix(Base):

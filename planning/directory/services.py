@@ -131,21 +131,7 @@ def add_practitioner(practitioner: Practitioner) -> Practitioner:
     means active (the column default).
     """
     active = practitioner.active is not False
-    practitioner.summary = summary_json(
-        rpps=practitioner.rpps,
-        national_id=practitioner.national_id,
-        id_type=practitioner.id_type,
-        civility=practitioner.civility,
-        exercise_civility=practitioner.exercise_civility,
-        last_name=practitioner.last_name,
-        first_name=practitioner.first_name,
-        active=active,
-        activities=[
-            (a.profession_code, a.specialty_code, a.department)
-            for a in practitioner.activities
-            if a.active is not False
-        ],
-    )
+    practitioner.summary = _summary_of(practitioner)
     words = tokens(practitioner.last_name, practitioner.first_name)
     _add_with_tokens(
         practitioner,
@@ -159,6 +145,25 @@ def add_practitioner(practitioner: Practitioner) -> Practitioner:
     deltas.add(words, active)
     apply_prefix_deltas(db.session(), deltas)
     return practitioner
+
+
+def _summary_of(practitioner: Practitioner) -> str:
+    """The summary of a professional from his row and activities (unset ``active``: True)."""
+    return summary_json(
+        rpps=practitioner.rpps,
+        national_id=practitioner.national_id,
+        id_type=practitioner.id_type,
+        civility=practitioner.civility,
+        exercise_civility=practitioner.exercise_civility,
+        last_name=practitioner.last_name,
+        first_name=practitioner.first_name,
+        active=practitioner.active is not False,
+        activities=[
+            (a.profession_code, a.specialty_code, a.department)
+            for a in practitioner.activities
+            if a.active is not False
+        ],
+    )
 
 
 def _add_with_tokens(
@@ -424,8 +429,15 @@ def practitioner_summary_texts(ids: list[int]) -> list[str]:
     """The stored summaries (``PractitionerSummarySchema`` as JSON) of ``ids``, in order."""
     if not ids:
         return []
-    found = dict(db.session.connection().execute(_summary_statement(), {"ids": ids}).all())
-    return [found[key] for key in ids if key in found]
+    found: dict[int, str | None] = dict(
+        db.session.connection().execute(_summary_statement(), {"ids": ids}).all()
+    )
+    forgotten = [key for key, text in found.items() if text is None]
+    if forgotten:
+        # Written by a writer that does not know the summary: computed from the rows.
+        for practitioner in _load(Practitioner, forgotten):
+            found[practitioner.id] = _summary_of(practitioner)
+    return [text for key in ids if (text := found.get(key)) is not None]
 
 
 def practitioner_summaries(ids: list[int]) -> list[dict[str, Any]]:

@@ -6,9 +6,12 @@ import collections
 import random
 
 import pytest
+from sqlalchemy import update
 
+from core.db import db
 from core.errors import InvalidInput, NotFound
 from planning.directory import normalize, services, sync
+from planning.directory.models import Practitioner
 from planning.directory.schemas import PractitionerSummarySchema
 from tests.planning.directory.conftest import assert_search_data_exact
 
@@ -353,3 +356,9 @@ def test_name_masks_never_hide_a_match(create_practitioner):
     assert names(services.search_practitioners(name="ilse kov")) == ["Ilse KOVAC"]
     assert names(services.search_practitioners(name="i kovac")) == ["Ilse KOVAC"]
     assert names(services.search_practitioners(name="ilse kx")) == []
+
+
+def test_a_summary_left_unwritten_is_computed(people):
+    stored = services.search_practitioner_summaries(name="martin").items
+    db.session.execute(update(Practitioner).values(summary=None))
+    assert services.search_practitioner_summaries(name="martin").items == stored
