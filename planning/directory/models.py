@@ -4,6 +4,8 @@ Rows are never deleted: a professional or establishment missing from a newer ext
 marked inactive, so that past RCPs keep valid references. Name search goes through the token
 tables (one row per folded name word, index ``(active, token, name_key, owner)``): a prefix query
 is an index range scan already in ranking order (exact word first, then longer words, then name).
+Professionals also carry derived search data, written by every write path: their summary as
+JSON, a name mask on each token, and per-prefix owner counts (``PractitionerPrefix``).
 """
 
 from __future__ import annotations

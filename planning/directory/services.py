@@ -8,7 +8,21 @@ import math
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, and_, bindparam, exists, func, intersect, literal, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    intersect,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from core.db import db
@@ -418,19 +432,70 @@ def search_practitioner_summary_texts(
 
 
 @functools.cache
-def _summary_statement() -> Any:
-    table = Practitioner.__table__
-    return select(table.c.id, table.c.summary).where(
-        table.c.id.in_(bindparam("ids", expanding=True))
+def _driver_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict]:
+    """``statement`` compiled for ``dialect``: its SQL, its parameter names in order (for a
+    positional paramstyle) and the values it binds itself."""
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup) if compiled.positional else None
+    return compiled.string, names, dict(compiled.params)
+
+
+def _fetch(connection: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """The rows of a read-only ``statement`` without bound lists, run on the DBAPI cursor.
+
+    The hot statements of the JSON search: SQLAlchemy's execution machinery cost as much as
+    SQLite's work on them (0.1 ms of 0.3 ms per search). Same connection and transaction.
+    """
+    sql, names, defaults = _driver_sql(statement, connection.dialect)
+    values = {**defaults, **params}
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, [values[name] for name in names] if names is not None else values)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _rows(connection: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """``_fetch`` when no parameter is a list (the region's departments), else SQLAlchemy."""
+    if "region" in params:
+        return list(connection.execute(statement, params).all())
+    return _fetch(connection, statement, params)
+
+
+@functools.cache
+def _ids_parameter(dialect_name: str) -> Any:
+    """A list of ids as one parameter: JSON on SQLite, an array on PostgreSQL (no IN list
+    to render per length)."""
+    if dialect_name == "postgresql":
+        return any_(bindparam("ids", type_=ARRAY(Integer)))
+    return (
+        select(literal_column("value"))
+        .select_from(func.json_each(bindparam("ids")))
+        .scalar_subquery()
     )
+
+
+def _ids_value(connection: Any, ids: list[int]) -> Any:
+    return ids if connection.dialect.name == "postgresql" else json.dumps(ids)
+
+
+@functools.cache
+def _summary_statement(dialect_name: str) -> Any:
+    table = Practitioner.__table__
+    ids = _ids_parameter(dialect_name)
+    condition = table.c.id == ids if dialect_name == "postgresql" else table.c.id.in_(ids)
+    return select(table.c.id, table.c.summary).where(condition)
 
 
 def practitioner_summary_texts(ids: list[int]) -> list[str]:
     """The stored summaries (``PractitionerSummarySchema`` as JSON) of ``ids``, in order."""
     if not ids:
         return []
+    connection = db.session.connection()
+    statement = _summary_statement(connection.dialect.name)
     found: dict[int, str | None] = dict(
-        db.session.connection().execute(_summary_statement(), {"ids": ids}).all()
+        _fetch(connection, statement, {"ids": _ids_value(connection, ids)})
     )
     forgotten = [key for key, text in found.items() if text is None]
     if forgotten:
@@ -568,7 +633,7 @@ def _ranked_page(
     wanted = page * page_size
     limit = wanted + 8
     while True:
-        rows = connection.execute(statement, {**params, "limit": limit}).all()
+        rows = _rows(connection, statement, {**params, "limit": limit})
         ordered = list(dict.fromkeys(row[0] for row in rows))
         if len(rows) < limit:
             return ordered[(page - 1) * page_size : wanted], len(ordered)
@@ -617,10 +682,10 @@ def _practitioners_by_name(
     ids, matching = _ranked_page(connection, ranked, params, page, page_size)
     if matching is not None:
         return ids, min(matching, cap)  # every match was read for the page
-    owners_seen, entries = connection.execute(capped, params).one()
+    ((owners_seen, entries),) = _rows(connection, capped, params)
     if entries < params["raw_cap"] or owners_seen >= cap:
         return ids, min(int(owners_seen), cap)  # the whole range, or more than the cap
-    return ids, int(connection.execute(exact, {**params, "cap": cap}).scalar_one())
+    return ids, int(_rows(connection, exact, {**params, "cap": cap})[0][0])
 
 
 @functools.cache
@@ -653,7 +718,7 @@ def _page_of_one_word(
     wanted = page * page_size
     limit = wanted + 8
     while True:
-        rows = connection.execute(_one_word_statement(), {**params, "limit": limit}).all()
+        rows = _fetch(connection, _one_word_statement(), {**params, "limit": limit})
         ordered = list(dict.fromkeys(row[0] for row in rows))
         if len(ordered) >= wanted or len(rows) < limit:
             break
