@@ -684,17 +684,30 @@ def rebuild_prefix_counts(session: Session) -> None:
         session.execute(text("SET LOCAL statement_timeout = 0"))
     session.execute(delete(PRACTITIONER_PREFIX))
     writer = _Writer(session)
-    token = PRACTITIONER_TOKEN.c
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
     for active in (False, True):
-        result = session.execute(
-            select(token.token, token.practitioner_id)
-            .where(token.active.is_(active))
-            .order_by(token.token),
-            execution_options={"yield_per": 50_000},
-        )
-        counted = ((prefix, active, owners) for prefix, owners in prefix_owner_counts(result))
-        for batch in _batches(counted, 50_000):
-            writer.insert_tuples(PRACTITIONER_PREFIX, ["prefix", "active", "owners"], batch)
+        # Millions of rows: streamed by the driver's own cursor (server-side on PostgreSQL),
+        # a third of the CPU of result rows.
+        cursor = dbapi.cursor(name="directory_prefixes") if writer.postgresql else dbapi.cursor()
+        try:
+            if writer.postgresql:
+                cursor.itersize = 50_000
+            cursor.execute(_TOKENS_IN_ORDER[active])
+            counted = ((prefix, active, n) for prefix, n in prefix_owner_counts(cursor))
+            for batch in _batches(counted, 50_000):
+                writer.insert_tuples(PRACTITIONER_PREFIX, ["prefix", "active", "owners"], batch)
+        finally:
+            cursor.close()
+
+
+#: Token rows of active (True) or inactive owners in token order, for the driver's cursor.
+_TOKENS_IN_ORDER = {
+    True: "SELECT token, practitioner_id FROM directory_practitioner_token"
+    " WHERE active = true ORDER BY token",
+    False: "SELECT token, practitioner_id FROM directory_practitioner_token"
+    " WHERE active = false ORDER BY token",
+}
 
 
 def _prefix_counts_missing(session: Session) -> bool:
