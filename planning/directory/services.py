@@ -415,8 +415,29 @@ def search_practitioner_summary_texts(
     """As ``search_practitioners``, each professional as the JSON text of its summary.
 
     The JSON search answers with these, as stored: no ORM object, no encoding (a search
-    answers many times more often than the directory changes).
+    answers many times more often than the directory changes). The first pages of a lone
+    word without filters come with their summaries from the page's own statement.
     """
+    words = tokens(name)
+    digits = (name or "").strip()
+    if (
+        len(words) == 1
+        and not (specialty or profession or department or region or finess)
+        and not (digits.isdigit() and len(digits) in (10, 11, 12))
+        and page * page_size <= ONE_STATEMENT_PAGES
+    ):
+        _check_window(page, page_size)
+        rows, total = _page_of_one_word(
+            db.session.connection(),
+            _one_word_summaries_statement(),
+            words[0],
+            active,
+            page,
+            page_size,
+        )
+        if all(row[2] is not None for row in rows):
+            return SearchResult([row[2] for row in rows], total)
+        return SearchResult(practitioner_summary_texts([row[0] for row in rows]), total)
     ids, total = practitioner_ids(
         name=name,
         specialty=specialty,
@@ -656,7 +677,10 @@ def _practitioners_by_name(
     """
     connection = db.session.connection()
     if len(words) == 1 and not filters:
-        return _page_of_one_word(connection, words[0], active, page, page_size)
+        rows, total = _page_of_one_word(
+            connection, _one_word_statement(), words[0], active, page, page_size
+        )
+        return [row[0] for row in rows], total
     _plan_for_these_values(connection)
     owners = _prefix_owners(connection, words, active)
     driver = min(sorted(words, key=len, reverse=True), key=owners.__getitem__)
@@ -688,8 +712,12 @@ def _practitioners_by_name(
     return ids, int(_rows(connection, exact, {**params, "cap": cap})[0][0])
 
 
-@functools.cache
-def _one_word_statement() -> Any:
+#: Pages of a one-word JSON search (``page * page_size``) read with their summaries in one
+#: statement; deeper pages would read the summaries of every row before them.
+ONE_STATEMENT_PAGES = 200
+
+
+def _one_word_select(*columns: Any) -> Any:
     token = PractitionerToken.__table__
     prefix = PractitionerPrefix.__table__
     owners = (
@@ -698,18 +726,33 @@ def _one_word_statement() -> Any:
         .scalar_subquery()
     )
     return (
-        select(token.c.practitioner_id, owners)
+        select(token.c.practitioner_id, owners, *columns)
         .where(token.c.active == bindparam("active"), *_token_range_param(token.c.token, ""))
         .order_by(token.c.token, token.c.name_key, token.c.practitioner_id)
         .limit(bindparam("limit"))
     )
 
 
+@functools.cache
+def _one_word_statement() -> Any:
+    return _one_word_select()
+
+
+@functools.cache
+def _one_word_summaries_statement() -> Any:
+    practitioner = Practitioner.__table__
+    token = PractitionerToken.__table__
+    return _one_word_select(practitioner.c.summary).join_from(
+        token, practitioner, practitioner.c.id == token.c.practitioner_id
+    )
+
+
 def _page_of_one_word(
-    connection: Any, word: str, active: bool, page: int, page_size: int
-) -> tuple[list[int], int]:
-    """One page of the professionals with a name word starting with ``word``, and their
-    number, stored: one range scan of the token index up to the page's end.
+    connection: Any, statement: Any, word: str, active: bool, page: int, page_size: int
+) -> tuple[list[Any], int]:
+    """The rows (owner first) of one page of the professionals with a name word starting
+    with ``word``, and their number, stored: one range scan of the token index up to the
+    page's end (``statement``: ``_one_word_select``).
 
     The plan PostgreSQL may settle on for this statement is the index range scan anyway
     (the index yields the order asked for): no custom plan needed.
@@ -718,8 +761,11 @@ def _page_of_one_word(
     wanted = page * page_size
     limit = wanted + 8
     while True:
-        rows = _fetch(connection, _one_word_statement(), {**params, "limit": limit})
-        ordered = list(dict.fromkeys(row[0] for row in rows))
+        rows = _fetch(connection, statement, {**params, "limit": limit})
+        first: dict[int, Any] = {}
+        for row in rows:
+            first.setdefault(row[0], row)  # an owner at his best-ranked word
+        ordered = list(first.values())
         if len(ordered) >= wanted or len(rows) < limit:
             break
         limit *= 4

@@ -362,3 +362,15 @@ def test_a_summary_left_unwritten_is_computed(people):
     stored = services.search_practitioner_summaries(name="martin").items
     db.session.execute(update(Practitioner).values(summary=None))
     assert services.search_practitioner_summaries(name="martin").items == stored
+
+
+def test_one_word_pages_with_their_summaries_are_the_generic_ones(people, create_practitioner):
+    for first in ("Anne", "Bruno", "Claire"):
+        create_practitioner(last_name="DUPA-DUPAA", first_name=first)  # twice in "DUPA"
+    for query in ("dupa", "mar", "b", "zzz"):
+        for page, size in ((1, 2), (2, 2), (3, 2), (1, 50), (9, 1)):
+            texts = services.search_practitioner_summary_texts(
+                name=query, page=page, page_size=size
+            )
+            ids, total = services.practitioner_ids(name=query, page=page, page_size=size)
+            assert (texts.items, texts.total) == (services.practitioner_summary_texts(ids), total)
