@@ -310,3 +310,15 @@ def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Sc
 def page(items: Iterable[Any], *, total: int, page: int, page_size: int) -> dict[str, Any]:
     """Build the body that ``page_of`` documents."""
     return {"items": list(items), "total": total, "page": page, "page_size": page_size}
+
+
+def page_json(items: Iterable[str], *, total: int, page: int, page_size: int) -> str:
+    """The JSON text of ``page(...)`` whose items are JSON texts already, spliced as they are.
+
+    Keys sorted and separators compact as Flask's ``jsonify`` writes them, so the text is
+    the same as encoding the decoded items would give.
+    """
+    return (
+        f'{{"items":[{",".join(items)}],"page":{int(page)},'
+        f'"page_size":{int(page_size)},"total":{int(total)}}}\n'
+    )

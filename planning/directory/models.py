@@ -4,6 +4,8 @@ Rows are never deleted: a professional or establishment missing from a newer ext
 marked inactive, so that past RCPs keep valid references. Name search goes through the token
 tables (one row per folded name word, index ``(active, token, name_key, owner)``): a prefix query
 is an index range scan already in ranking order (exact word first, then longer words, then name).
+Professionals also carry derived search data, written by every write path: their summary as
+JSON, a name mask on each token, and per-prefix owner counts (``PractitionerPrefix``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -18,6 +21,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +54,11 @@ class Practitioner(TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Digest of the source rows of this professional: an unchanged digest means nothing to do.
     fingerprint: Mapped[str] = mapped_column(String(32))
+    #: Derived: his search summary as the JSON API writes it (``summary.summary_json``),
+    #: rewritten with the row or its active activities by every write path. Null only if
+    #: a writer forgot it: the search then computes it (nullable, as SQLite cannot add a
+    #: NOT NULL column to a table others refer to without rebuilding them all).
+    summary: Mapped[str | None] = mapped_column(Text)
 
     activities: Mapped[list[PractitionerActivity]] = relationship(
         back_populates="practitioner",
@@ -107,6 +117,7 @@ class PractitionerToken(Base):
             "token",
             "name_key",
             "practitioner_id",
+            "name_mask",
         ),
     )
 
@@ -116,6 +127,25 @@ class PractitionerToken(Base):
     token: Mapped[str] = mapped_column(Token, primary_key=True)
     name_key: Mapped[str] = mapped_column(NameKey)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Derived: ``summary.name_mask`` of all the words of the name (in the search index).
+    #: -1, every bit, by default: a row written without its mask is never filtered out.
+    name_mask: Mapped[int] = mapped_column(BigInteger, server_default=text("-1"))
+
+
+class PractitionerPrefix(Base):
+    """Derived: how many professionals have a name word starting with ``prefix``.
+
+    One row per prefix (every length) of every token, active and inactive professionals
+    apart; kept exact by every write path. A one-word search reads its total here instead
+    of counting index entries, and a several-word search its most selective word.
+    """
+
+    __tablename__ = "directory_practitioner_prefix"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    active: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    prefix: Mapped[str] = mapped_column(Token, primary_key=True)
+    owners: Mapped[int] = mapped_column(Integer)
 
 
 class Organization(TimestampMixin, Base):

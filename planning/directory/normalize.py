@@ -62,15 +62,18 @@ def prefix_upper_bound(prefix: str) -> str:
 
 #: Luhn's doubled digit, digit sum taken: 2 * 7 = 14 -> 5.
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+#: ASCII digits to their value, and to their doubled value (``bytes.translate`` tables).
+_VALUE = bytes(range(256)).translate(bytes.maketrans(b"0123456789", bytes(range(10))))
+_DOUBLED_VALUE = bytes(range(256)).translate(bytes.maketrans(b"0123456789", bytes(_DOUBLED)))
 
 
 def luhn_valid(number: str) -> bool:
     """The Luhn check over all the digits of ``number`` (non-digit numbers fail)."""
     if not (number.isascii() and number.isdigit()):
         return False
-    # Every search result carries this check: sums over slices, no loop in Python.
-    reverse = number[::-1]
-    total = sum(map(int, reverse[0::2])) + sum(_DOUBLED[int(c)] for c in reverse[1::2])
+    # Every summary carries this check (1.2 M at an import): byte sums, no loop in Python.
+    digits = number.encode()
+    total = sum(digits[-1::-2].translate(_VALUE)) + sum(digits[-2::-2].translate(_DOUBLED_VALUE))
     return total % 10 == 0
 
 

@@ -16,9 +16,12 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import Engine, Table, and_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.db import db, utcnow
@@ -35,18 +38,21 @@ from planning.directory.models import (
     OrganizationToken,
     Practitioner,
     PractitionerActivity,
+    PractitionerPrefix,
     PractitionerToken,
 )
 from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.summary import ActivityValues, PrefixDeltas, name_mask, summary_json
 
 PRACTITIONER = cast(Table, Practitioner.__table__)
 ACTIVITY = cast(Table, PractitionerActivity.__table__)
 PRACTITIONER_TOKEN = cast(Table, PractitionerToken.__table__)
+PRACTITIONER_PREFIX = cast(Table, PractitionerPrefix.__table__)
 ORGANIZATION = cast(Table, Organization.__table__)
 ORGANIZATION_TOKEN = cast(Table, OrganizationToken.__table__)
 
 ACTIVITY_COLUMNS = [*ActivityRecord._fields, "practitioner_id", "active"]
-TOKEN_COLUMNS = ["practitioner_id", "token", "name_key", "active"]
+TOKEN_COLUMNS = ["practitioner_id", "token", "name_key", "active", "name_mask"]
 
 #: Rejections kept in the report (the count is always complete).
 MAX_REPORTED_REJECTIONS = 200
@@ -194,23 +200,24 @@ class _Writer:
 
 
 @contextmanager
-def _bulk_load(session: Session, tables: list[Table], *, empty: Table) -> Iterator[None]:
+def _bulk_load(session: Session, tables: list[Table], *, empty: Table) -> Iterator[bool]:
     """The first load into empty tables: their secondary indexes are built once at the end.
 
     Building an index from sorted data is several times faster than maintaining it row by
     row over millions of inserts; the unique constraints stay, so does every later import.
+    Yields whether this is that first load.
     """
     indexes = [index for table in tables for index in table.indexes if not index.unique]
     if session.execute(select(empty.c.id).limit(1)).first() is not None:
         _create_indexes(session, indexes)  # heals a first load that died before the end
-        yield
+        yield False
         return
     connection = session.connection()
     for index in indexes:
         index.drop(connection)
     session.commit()
     try:
-        yield
+        yield True
     finally:
         session.rollback()
         _create_indexes(session, indexes)
@@ -295,14 +302,17 @@ def _activity_rows(practitioner_id: int, record: PractitionerRecord) -> list[dic
 
 
 def _person_tokens(practitioner_id: int, row: dict[str, Any]) -> list[dict[str, Any]]:
+    words = tokens(row["last_name"], row["first_name"])
+    mask = name_mask(words)
     return [
         {
             "practitioner_id": practitioner_id,
             "token": token,
             "name_key": row["name_key"],
             "active": row["active"],
+            "name_mask": mask,
         }
-        for token in tokens(row["last_name"], row["first_name"])
+        for token in words
     ]
 
 
@@ -331,7 +341,7 @@ def import_practitioners(
     """Load an RPPS extraction read by ``importers.read_rpps``; commits batch by batch.
 
     ``deactivate_missing=False`` for a partial file (a region, the demo): nothing it lacks is
-    deactivated.
+    deactivated. The derived search data (summaries, prefix counts) is written with the rows.
     """
     session = db.session()
     writer = _Writer(session)
@@ -346,17 +356,33 @@ def import_practitioners(
                 report.read += item.lines
                 yield item
 
-    with _bulk_load(session, [PRACTITIONER, ACTIVITY, PRACTITIONER_TOKEN], empty=PRACTITIONER):
+    tables = [PRACTITIONER, ACTIVITY, PRACTITIONER_TOKEN]
+    with _bulk_load(session, tables, empty=PRACTITIONER) as first_load:
+        # A first load counts the prefixes once at the end (from the sorted token index);
+        # a later import applies each batch's changes in the batch's transaction.
+        deltas = None if first_load else PrefixDeltas()
+        if not first_load and _prefix_counts_missing(session):
+            rebuild_prefix_counts(session)  # a first load that died before counting
+            session.commit()
         reported = 0
         for batch in _batches(records(), batch_size):
-            _practitioner_batch(writer, _merge_duplicates(batch), seen, report)
+            _practitioner_batch(writer, _merge_duplicates(batch), seen, report, deltas)
+            if deltas is not None:
+                apply_prefix_deltas(session, deltas)
             session.commit()
             if progress:
                 # Once per batch (lines read since the last call): the bar needs no more.
                 progress(report.read - reported)
                 reported = report.read
+    if first_load:
+        rebuild_prefix_counts(session)
+        session.commit()
     if deactivate_missing:
-        report.deactivated = _deactivate_practitioners(session, seen, max_deactivation_ratio)
+        deltas = PrefixDeltas()
+        report.deactivated = _deactivate_practitioners(
+            session, seen, max_deactivation_ratio, deltas
+        )
+        apply_prefix_deltas(session, deltas)
     _record_run(session, report, file_name)
     session.commit()
     session.expire_all()  # the writes bypassed the ORM: loaded objects are stale
@@ -370,16 +396,36 @@ class _Stored(NamedTuple):
     national_id: str
     fingerprint: str
     active: bool
+    last_name: str
+    first_name: str
+
+
+def _summary(row: dict[str, Any], activities: Iterable[ActivityValues]) -> str:
+    return summary_json(
+        rpps=row["rpps"],
+        national_id=row["national_id"],
+        id_type=row["id_type"],
+        civility=row["civility"],
+        exercise_civility=row["exercise_civility"],
+        last_name=row["last_name"],
+        first_name=row["first_name"],
+        active=row["active"],
+        activities=activities,
+    )
 
 
 def _practitioner_batch(
-    writer: _Writer, batch: list[PractitionerRecord], seen: _Seen, report: ImportReport
+    writer: _Writer,
+    batch: list[PractitionerRecord],
+    seen: _Seen,
+    report: ImportReport,
+    deltas: PrefixDeltas | None,
 ) -> None:
     existing = {
         row[1]: _Stored(*row)
         for row in writer.select_by_keys(
             PRACTITIONER,
-            ["id", "national_id", "fingerprint", "active"],
+            list(_Stored._fields),
             "national_id",
             [r.national_id for r in batch],
         )
@@ -393,17 +439,21 @@ def _practitioner_batch(
         writer.allocate_ids(PRACTITIONER, len(new)), new, strict=True
     ):
         row = {"id": practitioner_id, **_person_row(record)}
+        row["summary"] = _summary(
+            row, [(a.profession_code, a.specialty_code, a.department) for a in record.activities]
+        )
         people.append(row)
         activities.extend((*activity, practitioner_id, True) for activity in record.activities)
         key = row["name_key"]
-        words.extend(
-            (practitioner_id, token, key, True)
-            for token in tokens(record.last_name, record.first_name)
-        )
+        names = tokens(record.last_name, record.first_name)
+        mask = name_mask(names)
+        words.extend((practitioner_id, token, key, True, mask) for token in names)
+        if deltas is not None:
+            deltas.add(names, True)
         seen.add(practitioner_id)
     report.inserted += len(new)
 
-    changed: list[tuple[int, PractitionerRecord, bool]] = []
+    changed: list[tuple[_Stored, PractitionerRecord, bool]] = []
     for record in batch:
         stored = existing.get(record.national_id)
         if stored is None:
@@ -413,42 +463,36 @@ def _practitioner_batch(
         if stored.fingerprint == record.fingerprint and stored.active and not again:
             report.unchanged += 1
         else:
-            changed.append((stored.id, record, again))
+            changed.append((stored, record, again))
     writer.insert(PRACTITIONER, people)
     writer.insert_tuples(ACTIVITY, ACTIVITY_COLUMNS, activities)
     writer.insert_tuples(PRACTITIONER_TOKEN, TOKEN_COLUMNS, words)
     if changed:
-        _update_practitioners(writer, changed)
+        _update_practitioners(writer, changed, deltas)
         report.updated += sum(1 for _, _, again in changed if not again)
 
 
 def _update_practitioners(
-    writer: _Writer, changed: list[tuple[int, PractitionerRecord, bool]]
+    writer: _Writer,
+    changed: list[tuple[_Stored, PractitionerRecord, bool]],
+    deltas: PrefixDeltas | None,
 ) -> None:
     session = writer.session
-    ids = [practitioner_id for practitioner_id, _, _ in changed]
-    rows = []
-    for practitioner_id, record, again in changed:
-        row = _person_row(record)
-        # A professional met twice in the same file (non-contiguous lines): fingerprint
-        # left blank so that the next import compares afresh.
-        row["fingerprint"] = "" if again else row["fingerprint"]
-        rows.append({"_id": practitioner_id, **row})
-    _update_by_id(session, PRACTITIONER, rows)
-    stored: dict[int, dict[str, tuple[int, bool]]] = {}
+    ids = [stored.id for stored, _, _ in changed]
+    stored_activities: dict[int, dict[str, tuple[int, bool]]] = {}
     for activity_id, practitioner_id, key, active in session.execute(
         select(
             ACTIVITY.c.id, ACTIVITY.c.practitioner_id, ACTIVITY.c.activity_key, ACTIVITY.c.active
         ).where(ACTIVITY.c.practitioner_id.in_(ids))
     ):
-        stored.setdefault(practitioner_id, {})[key] = (activity_id, active)
+        stored_activities.setdefault(practitioner_id, {})[key] = (activity_id, active)
     inserts: list[dict[str, Any]] = []
     reactivate: list[int] = []
     deactivate: list[int] = []
-    for practitioner_id, record, again in changed:
-        current = stored.get(practitioner_id, {})
+    for stored, record, again in changed:
+        current = stored_activities.get(stored.id, {})
         wanted = {a.activity_key for a in record.activities}
-        for row in _activity_rows(practitioner_id, record):
+        for row in _activity_rows(stored.id, record):
             if row["activity_key"] not in current:
                 inserts.append(row)
             elif not current[row["activity_key"]][1]:
@@ -463,6 +507,33 @@ def _update_practitioners(
     for ids_, value in ((reactivate, True), (deactivate, False)):
         if ids_:
             session.execute(update(ACTIVITY).where(ACTIVITY.c.id.in_(ids_)).values(active=value))
+    # The summaries list the active activities as they now stand.
+    active_values: dict[int, list[ActivityValues]] = {key: [] for key in ids}
+    for practitioner_id, *values in session.execute(
+        select(
+            ACTIVITY.c.practitioner_id,
+            ACTIVITY.c.profession_code,
+            ACTIVITY.c.specialty_code,
+            ACTIVITY.c.department,
+        ).where(ACTIVITY.c.practitioner_id.in_(ids), ACTIVITY.c.active.is_(True))
+    ):
+        active_values[practitioner_id].append(cast(ActivityValues, tuple(values)))
+    rows = []
+    for stored, record, again in changed:
+        row = _person_row(record)
+        # A professional met twice in the same file (non-contiguous lines): fingerprint
+        # left blank so that the next import compares afresh.
+        row["fingerprint"] = "" if again else row["fingerprint"]
+        row["summary"] = _summary(row, active_values[stored.id])
+        rows.append({"_id": stored.id, **row})
+        if deltas is not None:
+            deltas.move(
+                tokens(stored.last_name, stored.first_name),
+                stored.active,
+                tokens(record.last_name, record.first_name),
+                row["active"],
+            )
+    _update_by_id(session, PRACTITIONER, rows)
     session.execute(
         PRACTITIONER_TOKEN.delete().where(PRACTITIONER_TOKEN.c.practitioner_id.in_(ids))
     )
@@ -470,8 +541,8 @@ def _update_practitioners(
         PRACTITIONER_TOKEN,
         [
             token
-            for (practitioner_id, _, _), row in zip(changed, rows, strict=True)
-            for token in _person_tokens(practitioner_id, row)
+            for (stored, _, _), row in zip(changed, rows, strict=True)
+            for token in _person_tokens(stored.id, row)
         ],
     )
 
@@ -509,16 +580,25 @@ def _check_ratio(missing: int, active: int, ratio: float | None, what: str) -> N
         )
 
 
-def _deactivate_practitioners(session: Session, seen: _Seen, ratio: float | None) -> int:
+def _deactivate_practitioners(
+    session: Session, seen: _Seen, ratio: float | None, deltas: PrefixDeltas
+) -> int:
     missing, active = _missing(session, PRACTITIONER, seen)
     _check_ratio(len(missing), active, ratio, "professionals")
+    person = [PRACTITIONER.c[name] for name in _SUMMARY_COLUMNS]
     for start in range(0, len(missing), 5000):
         ids = missing[start : start + 5000]
-        session.execute(
-            update(PRACTITIONER)
-            .where(PRACTITIONER.c.id.in_(ids))
-            .values(active=False, updated_at=utcnow())
-        )
+        rows = []
+        for practitioner_id, *values in session.execute(
+            select(PRACTITIONER.c.id, *person).where(PRACTITIONER.c.id.in_(ids))
+        ):
+            row = dict(zip(_SUMMARY_COLUMNS, values, strict=True))
+            names = tokens(row["last_name"], row["first_name"])
+            deltas.move(names, True, names, False)
+            row["active"] = False
+            # No active activity left: the summary lists none.
+            rows.append({"_id": practitioner_id, "active": False, "summary": _summary(row, [])})
+        _update_by_id(session, PRACTITIONER, rows)
         session.execute(
             update(ACTIVITY).where(ACTIVITY.c.practitioner_id.in_(ids)).values(active=False)
         )
@@ -528,6 +608,114 @@ def _deactivate_practitioners(session: Session, seen: _Seen, ratio: float | None
             .values(active=False)
         )
     return len(missing)
+
+
+#: The columns of a professional that his summary shows.
+_SUMMARY_COLUMNS = (
+    "rpps",
+    "national_id",
+    "id_type",
+    "civility",
+    "exercise_civility",
+    "last_name",
+    "first_name",
+    "active",
+)
+
+
+# --- derived search data ---------------------------------------------------------------------
+
+
+def apply_prefix_deltas(session: Session, deltas: PrefixDeltas) -> None:
+    """Add ``deltas`` to the per-prefix owner counts (in the caller's transaction)."""
+    changes = deltas.pop()
+    if not changes:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(PRACTITIONER_PREFIX)
+    statement = statement.on_conflict_do_update(
+        index_elements=[PRACTITIONER_PREFIX.c.active, PRACTITIONER_PREFIX.c.prefix],
+        set_={"owners": PRACTITIONER_PREFIX.c.owners + statement.excluded.owners},
+    )
+    session.execute(statement, [{"prefix": p, "active": a, "owners": n} for p, a, n in changes])
+    emptied = [{"p": p, "a": a} for p, a, n in changes if n < 0]
+    if emptied:
+        session.execute(
+            delete(PRACTITIONER_PREFIX).where(
+                and_(
+                    PRACTITIONER_PREFIX.c.active == bindparam("a"),
+                    PRACTITIONER_PREFIX.c.prefix == bindparam("p"),
+                    PRACTITIONER_PREFIX.c.owners <= 0,
+                )
+            ),
+            emptied,
+        )
+
+
+def prefix_owner_counts(rows: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int]]:
+    """``(prefix, distinct owners)`` of every prefix of ``(token, owner)`` rows sorted by token.
+
+    The prefixes of consecutive tokens nest: one set of owners per prefix length of the
+    current token, each closed (and counted) when the next token leaves it.
+    """
+    open_sets: list[set[int]] = []  # open_sets[n - 1]: owners of current[:n]
+    current = ""
+    for token, group in groupby(rows, key=itemgetter(0)):
+        owners = [owner for _, owner in group]
+        common = 0
+        for a, b in zip(current, token, strict=False):
+            if a != b:
+                break
+            common += 1
+        while len(open_sets) > common:
+            yield current[: len(open_sets)], len(open_sets.pop())
+        while len(open_sets) < len(token):
+            open_sets.append(set())
+        for owner_set in open_sets:
+            owner_set.update(owners)
+        current = token
+    while open_sets:
+        yield current[: len(open_sets)], len(open_sets.pop())
+
+
+def rebuild_prefix_counts(session: Session) -> None:
+    """Count every prefix afresh from the token table (after a first load; in tests)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
+    session.execute(delete(PRACTITIONER_PREFIX))
+    writer = _Writer(session)
+    dbapi = session.connection().connection.driver_connection
+    assert dbapi is not None
+    for active in (False, True):
+        # Millions of rows: streamed by the driver's own cursor (server-side on PostgreSQL),
+        # a third of the CPU of result rows.
+        cursor = dbapi.cursor(name="directory_prefixes") if writer.postgresql else dbapi.cursor()
+        try:
+            if writer.postgresql:
+                cursor.itersize = 50_000
+            cursor.execute(_TOKENS_IN_ORDER[active])
+            counted = ((prefix, active, n) for prefix, n in prefix_owner_counts(cursor))
+            for batch in _batches(counted, 50_000):
+                writer.insert_tuples(PRACTITIONER_PREFIX, ["prefix", "active", "owners"], batch)
+        finally:
+            cursor.close()
+
+
+#: Token rows of active (True) or inactive owners in token order, for the driver's cursor.
+_TOKENS_IN_ORDER = {
+    True: "SELECT token, practitioner_id FROM directory_practitioner_token"
+    " WHERE active = true ORDER BY token",
+    False: "SELECT token, practitioner_id FROM directory_practitioner_token"
+    " WHERE active = false ORDER BY token",
+}
+
+
+def _prefix_counts_missing(session: Session) -> bool:
+    """Tokens but no prefix count: a first load died before counting."""
+    return (
+        session.execute(select(PRACTITIONER_PREFIX.c.prefix).limit(1)).first() is None
+        and session.execute(select(PRACTITIONER_TOKEN.c.token).limit(1)).first() is not None
+    )
 
 
 # --- establishments --------------------------------------------------------------------------

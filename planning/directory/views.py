@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, json, jsonify
+from flask import Response, current_app, json
 from flask.views import MethodView
 
-from core.api import Blueprint, page, page_of, path_parameter
+from core.api import Blueprint, page, page_json, page_of, path_parameter
 from planning.directory import fhir, services
 from planning.directory.schemas import (
     FhirOrganizationArgsSchema,
@@ -65,10 +65,13 @@ class Practitioners(MethodView):
         `total` is exact up to 1,000; 1,001 means more than 1,000. Pages reach the first
         10,000 results (refine the search beyond).
         """
-        result = services.search_practitioner_summaries(**args)
-        # Already the documented summaries: no schema dump for the most called operation.
-        return jsonify(
-            page(result.items, total=result.total, page=args["page"], page_size=args["page_size"])
+        result = services.search_practitioner_summary_texts(**args)
+        # The summaries are stored as the JSON of the documented schema: spliced, not encoded.
+        return Response(
+            page_json(
+                result.items, total=result.total, page=args["page"], page_size=args["page_size"]
+            ),
+            mimetype="application/json",
         )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from core.db import db
 from core.terminology.geo import region_of_department
@@ -15,8 +18,11 @@ from planning.directory.models import (
     Organization,
     Practitioner,
     PractitionerActivity,
+    PractitionerPrefix,
+    PractitionerToken,
 )
-from planning.directory.normalize import fold, name_key
+from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.schemas import PractitionerSummarySchema
 
 _numbers = itertools.count(1)
 
@@ -89,3 +95,53 @@ def create_organization() -> Callable[..., Organization]:
         return organization
 
     return create
+
+
+def assert_search_data_exact() -> None:
+    """The derived search data equals what a recomputation from the rows gives.
+
+    Prefix counts: distinct professionals per (prefix, active) over the token rows, which
+    must themselves be the words of the names with the professional's active flag and the
+    mask of those words.
+    Summaries: ``PractitionerSummarySchema``'s dump, encoded as the JSON API does.
+    """
+    db.session.flush()
+    db.session.expire_all()
+    owners: dict[tuple[str, bool], set[int]] = collections.defaultdict(set)
+    people = db.session.scalars(select(Practitioner)).all()
+    by_id = {p.id: p for p in people}
+    stored_tokens: dict[int, set[tuple[str, bool, int]]] = collections.defaultdict(set)
+    for owner, token, active, mask in db.session.execute(
+        select(
+            PractitionerToken.practitioner_id,
+            PractitionerToken.token,
+            PractitionerToken.active,
+            PractitionerToken.name_mask,
+        )
+    ):
+        stored_tokens[owner].add((token, active, mask))
+        for end in range(1, len(token) + 1):
+            owners[token[:end], active].add(owner)
+    for person in people:
+        words = tokens(person.last_name, person.first_name)
+        mask = _mask(words)
+        expected = {(word, person.active, mask) for word in words}
+        assert stored_tokens[person.id] == expected, person.name_key
+    recomputed = {key: len(ids) for key, ids in owners.items()}
+    stored = {
+        (prefix, active): n
+        for prefix, active, n in db.session.execute(
+            select(PractitionerPrefix.prefix, PractitionerPrefix.active, PractitionerPrefix.owners)
+        )
+    }
+    assert stored == recomputed
+    schema = PractitionerSummarySchema()
+    for key, person in by_id.items():
+        dumped = json.dumps(schema.dump(person), sort_keys=True, separators=(",", ":"))
+        assert person.summary == dumped, key
+
+
+def _mask(words: list[str]) -> int:
+    # Spelled out again: a bit per hashed pair of leading letters.
+    bits = {(ord(word[0]) * 37 + ord(word[1])) % 63 for word in words if len(word) > 1}
+    return sum(1 << bit for bit in bits)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import collections
+import random
 
+import pytest
+from sqlalchemy import update
+
+from core.db import db
 from core.errors import InvalidInput, NotFound
-from planning.directory import normalize, services
+from planning.directory import normalize, services, sync
+from planning.directory.models import Practitioner
 from planning.directory.schemas import PractitionerSummarySchema
+from tests.planning.directory.conftest import assert_search_data_exact
 
 
 def test_get_practitioner_by_rpps(create_practitioner):
@@ -313,3 +320,57 @@ def test_total_stays_exact_when_the_first_entries_repeat_owners(create_practitio
     for index in range(3):
         create_practitioner(last_name=f"DUPA{index}")
     assert services.search_practitioners(name="dupa").total == 4  # 6 owners: more than 3
+
+
+def test_added_professionals_keep_the_search_data_exact(people, create_practitioner):
+    create_practitioner(last_name="MARTIN-MARTINEZ", first_name="Martine", active=False)
+    create_practitioner(
+        last_name="DUPONT", activities=[{"active": False}, {"specialty_code": "SM37"}]
+    )
+    assert_search_data_exact()
+
+
+def test_prefix_counts_of_sorted_tokens():
+    rng = random.Random(5)
+    rows = sorted(
+        ("".join(rng.choice("AB") for _ in range(rng.randint(1, 5))), rng.randint(1, 30))
+        for _ in range(300)
+    )
+    owners = collections.defaultdict(set)
+    for token, owner in rows:
+        for end in range(1, len(token) + 1):
+            owners[token[:end]].add(owner)
+    counted = list(sync.prefix_owner_counts(rows))
+    assert dict(counted) == {prefix: len(ids) for prefix, ids in owners.items()}
+    assert len(counted) == len(owners)
+
+
+def test_a_word_no_name_starts_with_finds_nothing(people):
+    result = services.search_practitioners(name="zzz martin")
+    assert (result.items, result.total) == ([], 0)
+
+
+def test_name_masks_never_hide_a_match(create_practitioner):
+    # Two pairs of letters hashed to the same bit still match; a lacking bit never does.
+    create_practitioner(last_name="KOVAC", first_name="Ilse")
+    assert names(services.search_practitioners(name="ilse kov")) == ["Ilse KOVAC"]
+    assert names(services.search_practitioners(name="i kovac")) == ["Ilse KOVAC"]
+    assert names(services.search_practitioners(name="ilse kx")) == []
+
+
+def test_a_summary_left_unwritten_is_computed(people):
+    stored = services.search_practitioner_summaries(name="martin").items
+    db.session.execute(update(Practitioner).values(summary=None))
+    assert services.search_practitioner_summaries(name="martin").items == stored
+
+
+def test_one_word_pages_with_their_summaries_are_the_generic_ones(people, create_practitioner):
+    for first in ("Anne", "Bruno", "Claire"):
+        create_practitioner(last_name="DUPA-DUPAA", first_name=first)  # twice in "DUPA"
+    for query in ("dupa", "mar", "b", "zzz"):
+        for page, size in ((1, 2), (2, 2), (3, 2), (1, 50), (9, 1)):
+            texts = services.search_practitioner_summary_texts(
+                name=query, page=page, page_size=size
+            )
+            ids, total = services.practitioner_ids(name=query, page=page, page_size=size)
+            assert (texts.items, texts.total) == (services.practitioner_summary_texts(ids), total)

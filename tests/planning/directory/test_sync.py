@@ -21,6 +21,7 @@ from planning.directory.models import (
 )
 from planning.directory.synthetic import Site, national_lines, rpps_header
 from tests.conftest import FIXTURES
+from tests.planning.directory.conftest import assert_search_data_exact
 
 DATA = FIXTURES / "directory"
 ROWS = (DATA / "PS_LibreAcces_Personne_activite_small_2021.txt").read_text("utf-8").splitlines()
@@ -67,6 +68,7 @@ def test_first_import_then_same_file_changes_nothing():
     db.session.expire_all()
     assert {p.id: p.updated_at for p in db.session.scalars(select(Practitioner))} == before
     assert count(DirectoryImport) == 2
+    assert_search_data_exact()
 
 
 def test_newer_extraction_updates_and_deactivates_without_deleting():
@@ -98,9 +100,12 @@ def test_newer_extraction_updates_and_deactivates_without_deleting():
     )
     assert tokens == {"BENHOUCHAME", "LEROY", "ZAKARIA"}
 
+    assert_search_data_exact()
+
     back = load_rpps(ROWS)
     assert (back.updated, back.deactivated) == (2, 0)
     assert practitioner(national_id="0010001949").active is True
+    assert_search_data_exact()
 
 
 def test_changed_activity_is_deactivated_and_the_new_one_added():
@@ -112,6 +117,7 @@ def test_changed_activity_is_deactivated_and_the_new_one_added():
     states = {a.specialty_code: a.active for a in physician.activities}
     assert states == {"SM20": False, "SM36": True}
     assert count(PractitionerActivity) == 23
+    assert_search_data_exact()
 
 
 def test_non_contiguous_lines_are_merged():
@@ -120,6 +126,7 @@ def test_non_contiguous_lines_are_merged():
     assert report.inserted == 2 and report.read == 3
     joly = practitioner(national_id="0010001949")
     assert sorted(a.profession_code for a in joly.activities) == ["71", "93"]
+    assert_search_data_exact()
 
 
 def test_small_batches_commit_as_they_go():
@@ -148,6 +155,36 @@ def test_truncated_file_guard():
     assert count(Practitioner, Practitioner.active.is_(False)) == 0
     report = load_rpps(truncated, max_deactivation_ratio=None)
     assert report.deactivated > 400
+    assert_search_data_exact()
+
+
+def test_search_data_stays_exact_through_incremental_imports():
+    """Summaries and prefix counts after a first load, renames, moves, departures, returns
+    and duplicates across batches equal a recomputation (small batches: the incremental
+    path applies each batch's changes)."""
+    lines = _synthetic(300)
+    load_rpps(lines)
+    assert_search_data_exact()
+    rng = random.Random(11)
+    header, body = lines[0], lines[1:]
+    changed = []
+    for line in body:
+        fields = line.split("|")
+        draw = rng.random()
+        if draw < 0.1:
+            continue  # left the register
+        if draw < 0.2:
+            fields[7] = rng.choice(["MARTIN-DUPONT", "Lé Goff", "DE LA FONTAINE", "ÉLODIE"])
+        elif draw < 0.3:
+            fields[8] = rng.choice(["Jean-Pierre", "Anaïs", "Zoé", "Marc"])
+        changed.append("|".join(fields))
+    changed.append(changed[0])  # met twice, non-contiguous: merged across batches
+    report = load_rpps([header, *changed], batch_size=7, max_deactivation_ratio=None)
+    assert report.deactivated > 0 and report.updated > 0
+    assert_search_data_exact()
+    report = load_rpps(lines, batch_size=13)  # everyone back, names restored
+    assert report.deactivated == 0
+    assert_search_data_exact()
 
 
 def test_partial_file_keeps_what_it_lacks():
@@ -222,6 +259,7 @@ def test_a_failing_batch_leaves_nothing_half_written(monkeypatch):
     report = load_rpps(ROWS, batch_size=5)
     assert (report.inserted, report.unchanged) == (17, 5)
     assert count(PractitionerToken) > 44
+    assert_search_data_exact()  # the first load died before counting: counted now
 
 
 def test_stored_rows_are_found_in_one_parameter():
