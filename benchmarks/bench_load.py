@@ -296,6 +296,18 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse the database a former run loaded"
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="gunicorn workers (default: the production 2 per core)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per worker (default: the production setting)",
+    )
+    parser.add_argument(
         "--load-only",
         action="store_true",
         help="load the database and stop (measure later with --reuse, e.g. under a lock)",
@@ -335,6 +347,10 @@ def main() -> None:
             "DCC_RATE_LIMIT_FEEDS": "1000000/minute",
         }
     )
+    if args.workers:
+        env["DCC_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["DCC_THREADS"] = str(args.threads)
     started = time.perf_counter()
     if reuse:
         data = json.loads(state.read_text())["data"]

@@ -1,7 +1,8 @@
 """Schema fuzzing: every operation of the committed OpenAPI document, with each role's token.
 
 No 5xx, and no response that breaks its documented schema, status codes or content types.
-The number of examples is bounded for CI (DCC_FUZZ_EXAMPLES; benchmarks/ runs a longer pass).
+The number of examples is bounded for CI (DCC_FUZZ_EXAMPLES); benchmarks/fuzz_long.py runs the
+longer pass of a release.
 """
 
 from __future__ import annotations

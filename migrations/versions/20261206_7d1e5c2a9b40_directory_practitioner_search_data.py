@@ -1,7 +1,7 @@
 """Directory: stored search summaries, per-prefix owner counts and name masks of professionals
 
 Revision ID: 7d1e5c2a9b40
-Revises: b0bf3b745b18
+Revises: 5e1d3c0a9b27
 Create Date: 2026-12-06 04:00:00
 
 Derived data the name search reads instead of computing it per request: each professional's
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "7d1e5c2a9b40"
-down_revision = "b0bf3b745b18"
+down_revision = "5e1d3c0a9b27"
 branch_labels = None
 depends_on = None
 
