@@ -35,6 +35,10 @@ _REFUSALS: list[tuple[re.Pattern[str], str]] = [
             r"this dossier is already registered for session (\d+) \(registration (\d+)\)",
             "Ce dossier est déjà inscrit à la séance n° {0} (inscription n° {1}).",
         ),
+        (
+            r"this dossier is already registered for session (\d+)",
+            "Ce dossier est déjà inscrit à la séance n° {0}.",
+        ),
         (r"session (\d+) is already cancelled", "La séance n° {0} est déjà annulée."),
         (
             r"session (\d+) is cancelled: no attendance to record",

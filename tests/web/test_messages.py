@@ -30,6 +30,10 @@ from web import messages
             "Ce dossier est déjà inscrit à la séance n° 3 (inscription n° 41).",
         ),
         (
+            Conflict("this dossier is already registered for session 3"),
+            "Ce dossier est déjà inscrit à la séance n° 3.",
+        ),
+        (
             Conflict("session 3 is at revision 5, not 4: read it again"),
             "La séance n° 3 a été modifiée entre-temps (version 5) : rechargez la page.",
         ),
