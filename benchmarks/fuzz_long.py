@@ -42,9 +42,8 @@ def main() -> None:
     if run.returncode:
         print(run.stdout[-20_000:], run.stderr[-5_000:], sep="\n")
     counted = re.search(r"(\d+) passed", summary)
-    print(
-        f"{summary}  ({elapsed:.0f} s; {counted.group(1) if counted else 0} operations, each with the roles in turn)"
-    )
+    operations = counted.group(1) if counted else 0
+    print(f"{summary}  ({elapsed:.0f} s; {operations} operations, each with the roles in turn)")
     sys.exit(1 if run.returncode else 0)
 
 
