@@ -90,24 +90,53 @@ def _integer_bounds(converter: Any, field: ma.fields.Field, **_: Any) -> dict[st
     return {}
 
 
-#: What ``ma.fields.Url`` accepts, stated as a pattern (hosts with a dot and a TLD, a path).
-URL_PATTERN = (
-    r"^https?://[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"\.[a-z]{2,6}(?::[0-9]{2,5})?(?:/[A-Za-z0-9._~%/=&?-]*)?$"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+#: A path, query or both: RFC 3986's unreserved, sub-delims, ":", "@", "/", "?" and "%".
+_PATH = r"(?:[/?][A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?"
+_TLD = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])"
+#: The URLs a ``Url`` field takes: host names ending in a TLD, an optional port, a path.
+#: Stated in the OpenAPI document and enforced, so that both say the same.
+URL_PATTERN = rf"^https?://(?:{_LABEL}\.)+{_TLD}(?::[0-9]{{2,5}})?{_PATH}$"
+#: ``Url(local=True)`` (webhook receivers): also a bare host name (localhost) or an IPv4
+#: address, as RCP software on a hospital network has.
+LOCAL_URL_PATTERN = (
+    rf"^https?://(?:(?:{_LABEL}\.)+{_TLD}|{_LABEL}|(?:[0-9]{{1,3}}\.){{3}}[0-9]{{1,3}})"
+    rf"(?::[0-9]{{2,5}})?{_PATH}$"
 )
 TIME_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$"
 
 
+class Url(ma.fields.Url):
+    """``ma.fields.Url`` held to the pattern the OpenAPI document states for it.
+
+    ``local``: the host may be a bare name or an IPv4 address. ``https_only``: no http.
+    Without the pattern check a URL could be accepted that the document says is invalid
+    (the release fuzzing pass found ``https://0.fohq:4510/Oq*``), or the reverse.
+    """
+
+    def __init__(self, *, local: bool = False, https_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(
+            schemes={"https"} if https_only else {"https", "http"}, require_tld=not local, **kwargs
+        )
+        pattern = LOCAL_URL_PATTERN if local else URL_PATTERN
+        if https_only:
+            pattern = pattern.replace("^https?://", "^https://")
+        self.pattern = pattern
+        self.validators.append(
+            ma.validate.Regexp(
+                pattern,
+                error="a URL: "
+                + ("https" if https_only else "http(s)")
+                + "://host[:port][/path], the host"
+                + (" a name or an IPv4 address" if local else " a name with a TLD"),
+            )
+        )
+
+
 def _url_and_time_formats(converter: Any, field: ma.fields.Field, **_: Any) -> dict[str, Any]:
     """State URL and wall-time formats as patterns that generated clients and fuzzers follow."""
-    if isinstance(field, ma.fields.Url):
-        pattern = URL_PATTERN
-        schemes = next(
-            (v.schemes for v in field.validators if isinstance(v, ma.validate.URL)), None
-        )
-        if schemes == {"https"}:
-            pattern = pattern.replace("^https?://", "^https://")
-        return {"pattern": pattern}
+    if isinstance(field, Url):
+        return {"pattern": field.pattern}
     if isinstance(field, ma.fields.Time):
         return {"pattern": TIME_PATTERN}
     return {}

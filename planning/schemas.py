@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from core.api import PaginationArgsSchema, Schema
+from core.api import PaginationArgsSchema, Schema, Url
 from core.terminology.geo import DEPARTMENTS
 from planning import kinds, listing
 from planning.lifecycle import RegistrationStatus
@@ -468,8 +468,8 @@ class RcpUpdateSchema(Schema):
     room = ma.fields.String(
         allow_none=True, validate=validate.Length(max=200), metadata={"description": "Room"}
     )
-    visio_url = ma.fields.Url(
-        allow_none=True, schemes={"https"}, metadata={"description": "Video link (https)"}
+    visio_url = Url(
+        allow_none=True, https_only=True, metadata={"description": "Video link (https)"}
     )
     rrule = ma.fields.String(
         allow_none=True,
@@ -546,7 +546,7 @@ class SessionCreateSchema(Schema):
     ends_at = AwareDateTime(metadata={"description": "End (default: RCP duration)"})
     place_finess = ma.fields.String(validate=FINESS, metadata={"description": "Site"})
     room = ma.fields.String(validate=validate.Length(max=200), metadata={"description": "Room"})
-    visio_url = ma.fields.Url(schemes={"https"}, metadata={"description": "Video link"})
+    visio_url = Url(https_only=True, metadata={"description": "Video link"})
     capacity = ma.fields.Integer(validate=validate.Range(1, 500), metadata={"description": "Cap"})
     registration_deadline = AwareDateTime(metadata={"description": "Deadline"})
 
@@ -560,9 +560,7 @@ class SessionUpdateSchema(Schema):
     room = ma.fields.String(
         allow_none=True, validate=validate.Length(max=200), metadata={"description": "Room"}
     )
-    visio_url = ma.fields.Url(
-        allow_none=True, schemes={"https"}, metadata={"description": "Video link"}
-    )
+    visio_url = Url(allow_none=True, https_only=True, metadata={"description": "Video link"})
     capacity = ma.fields.Integer(validate=validate.Range(1, 500), metadata={"description": "Cap"})
     registration_deadline = AwareDateTime(metadata={"description": "Deadline"})
     expected_revision = ma.fields.Integer(
@@ -691,12 +689,7 @@ class NotificationQueryArgsSchema(PaginationArgsSchema):
 
 
 class WebhookCreateSchema(Schema):
-    url = ma.fields.Url(
-        required=True,
-        schemes={"https", "http"},
-        require_tld=False,
-        metadata={"description": "Endpoint (https in production)"},
-    )
+    url = Url(required=True, local=True, metadata={"description": "Endpoint (https in production)"})
     events = ma.fields.List(
         ma.fields.String(
             validate=validate.OneOf(
