@@ -91,8 +91,10 @@ def _integer_bounds(converter: Any, field: ma.fields.Field, **_: Any) -> dict[st
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-#: A path, query or both: RFC 3986's unreserved, sub-delims, ":", "@", "/", "?" and "%".
-_PATH = r"(?:[/?][A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?"
+_CHARS = r"[A-Za-z0-9._~%!$&'()*+,;=:@/?-]"
+#: A path, query or both: RFC 3986's unreserved, sub-delims, ":", "@", "/", "?" and "%"
+#: (a lone "?" is not a URL to marshmallow).
+_PATH = rf"(?:/{_CHARS}*|\?{_CHARS}+)?"
 _TLD = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])"
 #: The URLs a ``Url`` field takes: host names ending in a TLD, an optional port, a path.
 #: Stated in the OpenAPI document and enforced, so that both say the same.
