@@ -6,7 +6,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
     ARRAY,
@@ -343,74 +343,36 @@ def _ranked_ids(
     return ordered[(page - 1) * page_size : wanted], total
 
 
-def search_practitioners(
-    *,
-    name: str | None = None,
-    specialty: str | None = None,
-    profession: str | None = None,
-    department: str | None = None,
-    region: str | None = None,
-    finess: str | None = None,
-    active: bool = True,
-    page: int = 1,
-    page_size: int = 50,
-) -> SearchResult[Practitioner]:
-    """Professionals matching every given criterion, ranked by name match, one page.
+class PractitionerCriteria(TypedDict, total=False):
+    """The criteria of a search of professionals (see ``practitioner_ids``)."""
 
-    See ``practitioner_ids`` for the criteria.
-    """
-    ids, total = practitioner_ids(
-        name=name,
-        specialty=specialty,
-        profession=profession,
-        department=department,
-        region=region,
-        finess=finess,
-        active=active,
-        page=page,
-        page_size=page_size,
-    )
+    name: str | None
+    specialty: str | None
+    profession: str | None
+    department: str | None
+    region: str | None
+    finess: str | None
+    active: bool
+    page: int
+    page_size: int
+
+
+def search_practitioners(**criteria: Unpack[PractitionerCriteria]) -> SearchResult[Practitioner]:
+    """Professionals matching every given criterion, ranked by name match, one page."""
+    ids, total = practitioner_ids(**criteria)
     return SearchResult(_load(Practitioner, ids), total)
 
 
 def search_practitioner_summaries(
-    *,
-    name: str | None = None,
-    specialty: str | None = None,
-    profession: str | None = None,
-    department: str | None = None,
-    region: str | None = None,
-    finess: str | None = None,
-    active: bool = True,
-    page: int = 1,
-    page_size: int = 50,
+    **criteria: Unpack[PractitionerCriteria],
 ) -> SearchResult[dict[str, Any]]:
     """As ``search_practitioners``, each professional as the plain dict of its summary."""
-    result = search_practitioner_summary_texts(
-        name=name,
-        specialty=specialty,
-        profession=profession,
-        department=department,
-        region=region,
-        finess=finess,
-        active=active,
-        page=page,
-        page_size=page_size,
-    )
+    result = search_practitioner_summary_texts(**criteria)
     return SearchResult([json.loads(text) for text in result.items], result.total)
 
 
 def search_practitioner_summary_texts(
-    *,
-    name: str | None = None,
-    specialty: str | None = None,
-    profession: str | None = None,
-    department: str | None = None,
-    region: str | None = None,
-    finess: str | None = None,
-    active: bool = True,
-    page: int = 1,
-    page_size: int = 50,
+    **criteria: Unpack[PractitionerCriteria],
 ) -> SearchResult[str]:
     """As ``search_practitioners``, each professional as the JSON text of its summary.
 
@@ -418,11 +380,15 @@ def search_practitioner_summary_texts(
     answers many times more often than the directory changes). The first pages of a lone
     word without filters come with their summaries from the page's own statement.
     """
+    name = criteria.get("name")
+    active = criteria.get("active", True)
+    page, page_size = criteria.get("page", 1), criteria.get("page_size", 50)
     words = tokens(name)
     digits = (name or "").strip()
+    filters = ("specialty", "profession", "department", "region", "finess")
     if (
         len(words) == 1
-        and not (specialty or profession or department or region or finess)
+        and not any(criteria.get(f) for f in filters)
         and not (digits.isdigit() and len(digits) in (10, 11, 12))
         and page * page_size <= ONE_STATEMENT_PAGES
     ):
@@ -438,17 +404,7 @@ def search_practitioner_summary_texts(
         if all(row[2] is not None for row in rows):
             return SearchResult([row[2] for row in rows], total)
         return SearchResult(practitioner_summary_texts([row[0] for row in rows]), total)
-    ids, total = practitioner_ids(
-        name=name,
-        specialty=specialty,
-        profession=profession,
-        department=department,
-        region=region,
-        finess=finess,
-        active=active,
-        page=page,
-        page_size=page_size,
-    )
+    ids, total = practitioner_ids(**criteria)
     return SearchResult(practitioner_summary_texts(ids), total)
 
 
