@@ -1126,6 +1126,17 @@ def _event(
     )
 
 
+def _active_dossier(session_id: Any, rpps: Any, patient_ref: Any) -> Any:
+    """The active registration of a dossier on a session (the unique index holds at most one)."""
+    return select(Registration.id).where(
+        Registration.session_id == session_id,
+        Registration.registering_rpps == rpps,
+        Registration.patient_ref == patient_ref,
+        # constants written into the SQL: an expanding IN would render it on every call
+        Registration.status.in_([literal_column(f"'{s.value}'") for s in _ACTIVE]),
+    )
+
+
 def _registration_context() -> Any:
     """What the checks of a registration need, as plain columns (no ORM entities to build):
     the session's status, deadline and capacity, its RCP's region, host and openness, an
@@ -1134,16 +1145,7 @@ def _registration_context() -> Any:
     is, the outbox needs no query)."""
     session_id, rpps = bindparam("session_id"), bindparam("rpps")
     duplicate = (
-        select(Registration.id)
-        .where(
-            Registration.session_id == session_id,
-            Registration.patient_ref == bindparam("patient_ref"),
-            Registration.registering_rpps == rpps,
-            # constants written into the SQL: an expanding IN would render it on every call
-            Registration.status.in_([literal_column(f"'{s.value}'") for s in _ACTIVE]),
-        )
-        .limit(1)
-        .scalar_subquery()
+        _active_dossier(session_id, rpps, bindparam("patient_ref")).limit(1).scalar_subquery()
     )
     active = select(Practitioner.active).where(Practitioner.rpps == rpps).scalar_subquery()
     works_there = exists().where(
@@ -1175,6 +1177,7 @@ def _registration_context() -> Any:
 
 _ACTIVE = sorted(lifecycle.ACTIVE)
 _REGISTRATION_CONTEXT = _registration_context()
+_CONTEXT_WIDTH = len(_REGISTRATION_CONTEXT.selected_columns)  # PostgreSQL's adds "taken"
 
 
 def _take_place_with_context() -> Any:
@@ -1220,8 +1223,7 @@ def register_dossier(
         ).first()
         taken = bool(found and found.taken)
         if taken:
-            _expire_count(session_id)
-            feed_changes.mark_changed()
+            _expire_count(session_id)  # the feeds' row is replaced with the registration
         else:  # why not: as the session is now, not as it was before waiting for its lock
             found = connection.execute(_REGISTRATION_CONTEXT, params).first()
     else:
@@ -1241,7 +1243,7 @@ def register_dossier(
         physician_active,
         physician_works_there,
         any_webhook,
-    ) = found[:11]
+    ) = found[:_CONTEXT_WIDTH]
     if status == CANCELLED:
         raise Conflict(f"session {session_id} is cancelled", code="session-cancelled")
     if now >= deadline:
@@ -1598,12 +1600,7 @@ def _check_deferral_target(
         )
     principal.require_establishment(target.rcp.host_finess, target.rcp.region, "the target session")
     already = db.session.scalar(
-        select(Registration.id).where(
-            Registration.session_id == target.id,
-            Registration.registering_rpps == registration.registering_rpps,
-            Registration.patient_ref == registration.patient_ref,
-            Registration.status.in_([s.value for s in _ACTIVE]),
-        )
+        _active_dossier(target.id, registration.registering_rpps, registration.patient_ref)
     )
     if already is not None:
         raise Conflict(

@@ -76,12 +76,14 @@ _VERSION_TABLE = FeedVersion.__table__
 
 #: INSERT ... ON CONFLICT (id) DO UPDATE, the same text for SQLite and PostgreSQL: one
 #: statement whether or not the row exists (the dialects' own upsert constructs are not cached,
-#: so they would be compiled again in every transaction).
-_BUMP = text(
+#: so they would be compiled again in every transaction). ``{p}``: a prefix of the parameters'
+#: names, for a statement that carries it among others.
+_UPSERT = (
     f"INSERT INTO {FeedVersion.__tablename__} (id, token, changed_at) "  # noqa: S608
-    "VALUES (:id, :token, :changed_at) "
+    "VALUES (:{p}id, :{p}token, :{p}changed_at) "
     "ON CONFLICT (id) DO UPDATE SET token = excluded.token, changed_at = excluded.changed_at"
-).bindparams(bindparam("changed_at", type_=UTCDateTime()))
+)
+_BUMP = text(_UPSERT.format(p="")).bindparams(bindparam("changed_at", type_=UTCDateTime()))
 _UPSERTING = frozenset({"postgresql", "sqlite"})
 
 
@@ -156,27 +158,25 @@ def mark_changed(session: OrmSession | None = None, *, directory: bool = False) 
         info[_DIRECTORY_CHANGED] = True
 
 
-#: The same replacement as ``_BUMP`` for one planning row, as a data-modifying CTE that a
-#: PostgreSQL statement can carry (the registration's chained INSERTs).
+#: ``_BUMP`` as a data-modifying CTE that a PostgreSQL statement can carry (the registration's
+#: chained INSERTs), its parameters prefixed with ``feed_``.
 PLANNING_BUMP_CTE = (
-    text(
-        f"INSERT INTO {FeedVersion.__tablename__} (id, token, changed_at) "  # noqa: S608
-        "VALUES (:feed_row, :feed_token, :feed_changed_at) "
-        "ON CONFLICT (id) DO UPDATE SET token = excluded.token, changed_at = excluded.changed_at "
-        "RETURNING id"
-    )
+    text(_UPSERT.format(p="feed_") + " RETURNING id")
     .bindparams(bindparam("feed_changed_at", type_=UTCDateTime()))
     .columns(column("id", Integer))
     .cte("feed_version_bump")
 )
 
 
-def registration_bump_params(now: dt.datetime, region: str | None) -> dict[str, Any]:
-    """The parameters of ``PLANNING_BUMP_CTE`` for a registration in ``region``."""
+def registration_bump_params(
+    now: dt.datetime, region: str | None, prefix: str = "feed_"
+) -> dict[str, Any]:
+    """The parameters that replace the row of a registration in ``region`` (by default,
+    those of ``PLANNING_BUMP_CTE``)."""
     return {
-        "feed_row": registration_row(region),
-        "feed_token": secrets.token_hex(16),
-        "feed_changed_at": now,
+        prefix + "id": registration_row(region),
+        prefix + "token": secrets.token_hex(16),
+        prefix + "changed_at": now,
     }
 
 
@@ -184,10 +184,7 @@ def bump_registration(region: str | None, now: dt.datetime) -> None:
     """Replace the row of a registration in ``region`` now (engines without the chained
     statement), instead of a planning row at commit."""
     session = db.session()
-    params = registration_bump_params(now, region)
-    session.connection().execute(
-        _BUMP, {"id": params["feed_row"], "token": params["feed_token"], "changed_at": now}
-    )
+    session.connection().execute(_BUMP, registration_bump_params(now, region, prefix=""))
     bumped(session)
 
 

@@ -154,26 +154,21 @@ class CreatedFeed:
 
 # --- change tracking: planning/feeds/changes.py --------------------------------------------
 
-_TOKEN_SQL = (
-    f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
-    f"WHERE id <> {DIRECTORY_ROW} ORDER BY id"
-)
-#: The planning rows only (what every change but a registration replaces).
-_PLANNING_TOKEN_SQL = (
-    f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
-    f"WHERE id <> {DIRECTORY_ROW} AND id < {REGION_ROW_BASE} ORDER BY id"
-)
-
 
 @functools.lru_cache(maxsize=128)
-def _region_token_sql(region: str) -> str:
-    rows = region_rows(region)
-    if rows is None:
-        return _TOKEN_SQL
-    return (  # integers of our own in the text: one statement per region, no parameter
+def _token_sql(region: str | None, planning_only: bool) -> str:
+    """The change rows a token hashes: the planning rows, and every region's registration
+    rows, one region's or none. Integers of our own in the text: no parameter."""
+    rows = None if planning_only else region_rows(region)
+    if planning_only:
+        scope = f" AND id < {REGION_ROW_BASE}"
+    elif rows is not None:
+        scope = f" AND (id < {REGION_ROW_BASE} OR id BETWEEN {rows[0]} AND {rows[-1]})"
+    else:
+        scope = ""
+    return (
         f"SELECT token FROM {FeedVersion.__tablename__} "  # noqa: S608
-        f"WHERE id <> {DIRECTORY_ROW} AND (id < {REGION_ROW_BASE} "
-        f"OR id BETWEEN {rows[0]} AND {rows[-1]}) ORDER BY id"
+        f"WHERE id <> {DIRECTORY_ROW}{scope} ORDER BY id"
     )
 
 
@@ -231,8 +226,7 @@ def change_token(region: str | None = None, *, planning_only: bool = False) -> s
     ``region``: the token of that region's feeds (planning rows and the region's registration
     rows); ``planning_only``: without any registration row (what a subscription depends on).
     """
-    sql = _PLANNING_TOKEN_SQL if planning_only else _region_token_sql(region or "")
-    tokens = [row[0] for row in _read_all(sql)]
+    tokens = [row[0] for row in _read_all(_token_sql(region, planning_only))]
     if not tokens:
         return ""
     if len(tokens) == 1:
