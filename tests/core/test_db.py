@@ -111,3 +111,16 @@ def test_an_idle_connection_is_pinged_and_replaced_when_dead_a_fresh_one_is_trus
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first_pid
     assert len(pings) == 1
     engine.dispose()
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("timeout_ms", [0, 1500])
+def test_postgresql_connections_never_jit_compile_and_keep_their_statement_timeout(timeout_ms):
+    engine = make_engine(os.environ["DCC_DATABASE_URL"], statement_timeout_ms=timeout_ms)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            timeout = conn.execute(text("SHOW statement_timeout")).scalar()
+        assert timeout == ("1500ms" if timeout_ms else "0")
+    finally:
+        engine.dispose()
