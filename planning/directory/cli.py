@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import click
 from flask.cli import AppGroup
 
 from core.errors import DomainError
-from planning.directory import importers, sync
+from planning.directory import importers, reader, sync
 
 
 @click.group("directory", cls=AppGroup)
@@ -49,42 +51,70 @@ def _summary(report: sync.ImportReport) -> None:
 @_batch_size
 @_max_deactivation
 @_keep_missing
-def import_rpps(file: Path, batch_size: int, max_deactivation: float, keep_missing: bool) -> None:
+@click.option(
+    "--parallel/--no-parallel",
+    default=None,
+    help="Read the file in a second process while this one writes (default: for files over"
+    f" {reader.PARALLEL_THRESHOLD_BYTES // 2**20} MB)",
+)
+def import_rpps(
+    file: Path,
+    batch_size: int,
+    max_deactivation: float,
+    keep_missing: bool,
+    parallel: bool | None,
+) -> None:
     """Import FILE, an Annuaire Santé PS_LibreAcces_Personne_activite extraction (2021 or 2026).
 
     Professionals missing from FILE are marked inactive; nothing is deleted.
     """
+    if parallel is None:
+        parallel = file.stat().st_size >= reader.PARALLEL_THRESHOLD_BYTES
     with file.open("rb") as handle:
         try:
             layout, records = importers.read_rpps(handle)
         except importers.HeaderError as error:
             raise click.ClickException(f"{file}: {error}; nothing imported") from error
-        with click.progressbar(
-            length=file.stat().st_size, label=f"importing {file.name} ({layout})"
-        ) as bar:
+        with (
+            click.progressbar(
+                length=file.stat().st_size, label=f"importing {file.name} ({layout})"
+            ) as bar,
+            _records(file, handle, records, parallel) as (items, position),
+        ):
             report = _import_rpps(
-                handle, records, layout, file, bar, batch_size, max_deactivation, keep_missing
+                items, position, layout, file, bar, batch_size, max_deactivation, keep_missing
             )
     _summary(report)
 
 
+@contextmanager
+def _records(
+    file: Path, handle: IO[bytes], records: Iterable[Any], parallel: bool
+) -> Iterator[tuple[Iterable[Any], Callable[[], int]]]:
+    """The records to import and how many bytes of the file were read so far."""
+    if not parallel:
+        yield records, handle.tell
+        return
+    with reader.rpps_records_in_background(file) as background:
+        yield background, lambda: background.position
+
+
 def _import_rpps(
-    handle: IO[bytes],
-    records: object,
+    records: Iterable[Any],
+    position: Callable[[], int],
     layout: str,
     file: Path,
-    bar: object,
+    bar: Any,
     batch_size: int,
     max_deactivation: float,
     keep_missing: bool,
 ) -> sync.ImportReport:
     def progress(_lines: int) -> None:
-        position = handle.tell()
-        bar.update(position - bar.pos)  # type: ignore[attr-defined]
+        bar.update(position() - bar.pos)
 
     try:
         return sync.import_practitioners(
-            records,  # type: ignore[arg-type]
+            records,
             layout=layout,
             file_name=str(file),
             batch_size=batch_size,
@@ -94,6 +124,8 @@ def _import_rpps(
         )
     except DomainError as error:
         raise click.ClickException(error.detail) from error
+    except reader.ReaderFailed as error:
+        raise click.ClickException(f"{file}: {error}") from error
 
 
 @directory.command("import-finess")

@@ -22,7 +22,9 @@ from typing import IO, Any, NamedTuple, cast
 
 from core.terminology.geo import department_of_postal_code, region_of_department
 from planning.directory.nomenclature import category_label, profession_label, specialty_label
+from planning.directory.normalize import name_key, tokens
 from planning.directory.projection import epsg_for, looks_like_degrees, to_wgs84
+from planning.directory.summary import name_mask, summary_json
 
 
 class HeaderError(ValueError):
@@ -117,6 +119,18 @@ class ActivityRecord(NamedTuple):
     genre_code: str | None
 
 
+class Derived(NamedTuple):
+    """What a loader computes from a record before writing it (``PractitionerRecord.derived``)."""
+
+    fingerprint: str
+    name_key: str
+    #: The folded words of his name, and their mask (``summary.name_mask``).
+    words: list[str]
+    mask: int
+    #: His summary as stored, for a new active professional (``summary.summary_json``).
+    summary: str
+
+
 @dataclass(slots=True)
 class PractitionerRecord:
     """One professional with the activities of all his lines."""
@@ -132,19 +146,47 @@ class PractitionerRecord:
     activities: list[ActivityRecord] = field(default_factory=list)
     #: Lines of the file this record was read from.
     lines: int = 1
+    #: ``derive()``'s result, kept: the reader process of a parallel import computes it while
+    #: the loader writes. Whoever changes the activities afterwards sets it back to None.
+    computed: Derived | None = None
 
     @property
     def fingerprint(self) -> str:
-        keys = sorted(a.activity_key for a in self.activities)
-        return _line_digest(
-            [
-                self.civility or "",
-                self.exercise_civility or "",
-                self.last_name,
-                self.first_name,
-                *keys,
-            ]
-        )
+        return self.derived().fingerprint
+
+    def derived(self) -> Derived:
+        """The fingerprint, name key, name words and mask and the summary (computed once)."""
+        if self.computed is None:
+            keys = sorted(a.activity_key for a in self.activities)
+            words = tokens(self.last_name, self.first_name)
+            self.computed = Derived(
+                fingerprint=_line_digest(
+                    [
+                        self.civility or "",
+                        self.exercise_civility or "",
+                        self.last_name,
+                        self.first_name,
+                        *keys,
+                    ]
+                ),
+                name_key=name_key(self.last_name, self.first_name),
+                words=words,
+                mask=name_mask(words),
+                summary=summary_json(
+                    rpps=self.rpps,
+                    national_id=self.national_id,
+                    id_type=self.id_type,
+                    civility=self.civility,
+                    exercise_civility=self.exercise_civility,
+                    last_name=self.last_name,
+                    first_name=self.first_name,
+                    active=True,
+                    activities=[
+                        (a.profession_code, a.specialty_code, a.department) for a in self.activities
+                    ],
+                ),
+            )
+        return self.computed
 
 
 def rpps_layout(header: str) -> tuple[str, bool]:

@@ -41,7 +41,7 @@ from planning.directory.models import (
     PractitionerPrefix,
     PractitionerToken,
 )
-from planning.directory.normalize import fold, name_key, tokens
+from planning.directory.normalize import fold, tokens
 from planning.directory.summary import ActivityValues, PrefixDeltas, name_mask, summary_json
 
 PRACTITIONER = cast(Table, Practitioner.__table__)
@@ -277,6 +277,7 @@ def _update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) ->
 
 
 def _person_row(record: PractitionerRecord) -> dict[str, Any]:
+    derived = record.derived()
     return {
         "national_id": record.national_id,
         "id_type": record.id_type,
@@ -285,9 +286,9 @@ def _person_row(record: PractitionerRecord) -> dict[str, Any]:
         "exercise_civility": record.exercise_civility,
         "last_name": record.last_name,
         "first_name": record.first_name,
-        "name_key": name_key(record.last_name, record.first_name),
+        "name_key": derived.name_key,
         "active": True,
-        "fingerprint": record.fingerprint,
+        "fingerprint": derived.fingerprint,
     }
 
 
@@ -325,6 +326,7 @@ def _merge_duplicates(batch: list[PractitionerRecord]) -> list[PractitionerRecor
             continue
         keys = {a.activity_key for a in earlier.activities}
         earlier.activities.extend(a for a in record.activities if a.activity_key not in keys)
+        earlier.computed = None  # computed from the activities it had
     return list(merged.values())
 
 
@@ -438,15 +440,12 @@ def _practitioner_batch(
     for practitioner_id, record in zip(
         writer.allocate_ids(PRACTITIONER, len(new)), new, strict=True
     ):
-        row = {"id": practitioner_id, **_person_row(record)}
-        row["summary"] = _summary(
-            row, [(a.profession_code, a.specialty_code, a.department) for a in record.activities]
-        )
+        # Derived by the reader process when there is one (importers.PractitionerRecord).
+        derived = record.derived()
+        row = {"id": practitioner_id, **_person_row(record), "summary": derived.summary}
         people.append(row)
         activities.extend((*activity, practitioner_id, True) for activity in record.activities)
-        key = row["name_key"]
-        names = tokens(record.last_name, record.first_name)
-        mask = name_mask(names)
+        key, names, mask = derived.name_key, derived.words, derived.mask
         words.extend((practitioner_id, token, key, True, mask) for token in names)
         if deltas is not None:
             deltas.add(names, True)

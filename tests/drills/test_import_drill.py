@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,20 @@ QUERIES = {
 }
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def _snapshot(stack):
     return {name: stack.rows(sql) for name, sql in QUERIES.items()}
 
@@ -73,14 +88,25 @@ def test_import_killed_halfway_then_rerun_equals_a_clean_import(make_stack, tmp_
             handle.write(line + "\n")
 
     killed = make_stack("killed")
-    process = killed.popen_cli("directory", "import-rpps", str(extraction), log=tmp_path / "k.log")
+    # The killed import reads with a second process (the clean one does not): the rerun
+    # must equal a serial import, and the reader must not outlive its importer.
+    process = killed.popen_cli(
+        "directory", "import-rpps", "--parallel", str(extraction), log=tmp_path / "k.log"
+    )
     committed = 0
     while process.poll() is None and committed < PROFESSIONALS // 3:
         time.sleep(0.1)
         committed = killed.scalar("SELECT count(*) FROM directory_practitioner")
     assert process.poll() is None, "the import ended before it could be killed: raise the scale"
+    readers = _children(process.pid)
+    assert readers, "no reader process"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while readers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        readers = [pid for pid in readers if Path(f"/proc/{pid}").exists()]
+    assert not readers, "the reader process outlived the killed import"
     halfway = killed.scalar("SELECT count(*) FROM directory_practitioner")
     assert 0 < halfway < PROFESSIONALS
     killed.cli("directory", "import-rpps", str(extraction))
