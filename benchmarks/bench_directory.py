@@ -33,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -196,25 +197,59 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_import(url: str, command: str, path: Path) -> tuple[float, float, str]:
-    """Wall time, CPU time of the importing process, and its summary line."""
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and of its descendants (the reader process), summed."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+            status = (entry / "status").read_text()
+        except (OSError, IndexError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                rss[int(entry.name)] = int(line.split()[1])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+def run_import(url: str, command: str, path: Path) -> tuple[float, float, str, float]:
+    """Wall time, CPU time of the importing processes, their summary line, and the peak of
+    their summed resident memory in MB (sampled every 0.2 s)."""
     env = {**os.environ, "DCC_DATABASE_URL": url}
     cpu = _children_cpu()
     started = time.perf_counter()
-    done = subprocess.run(
-        [str(REPO / ".venv/bin/dcc-services"), "directory", command, str(path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode:
-        print(done.stdout[-2000:], done.stderr[-4000:])
+    peak_kb = 0
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [str(REPO / ".venv/bin/dcc-services"), "directory", command, str(path)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        while process.poll() is None:
+            peak_kb = max(peak_kb, _tree_rss_kb(process.pid))
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode:
+        print(stdout[-2000:], stderr[-4000:])
         raise SystemExit(f"{command} failed")
-    summary = [line for line in done.stdout.splitlines() if line.startswith(("rpps", "finess"))]
-    return elapsed, _children_cpu() - cpu, summary[-1] if summary else ""
+    summary = [line for line in stdout.splitlines() if line.startswith(("rpps", "finess"))]
+    return elapsed, _children_cpu() - cpu, summary[-1] if summary else "", peak_kb / 1024
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -461,27 +496,26 @@ def import_all(
 ) -> None:
     fresh_database(url)
     load = os.getloadavg()[0]
-    elapsed, cpu, summary = run_import(url, "import-rpps", rpps_path)
-    rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    elapsed, cpu, summary, rss_mb = run_import(url, "import-rpps", rpps_path)
     rate = lines / elapsed
     print(
         f"import RPPS: {lines} lines in {elapsed:.0f} s = {rate:,.0f} rows/s, "
-        f"peak RSS {rss_mb:.0f} MB   [{summary}]"
+        f"peak RSS {rss_mb:.0f} MB (importer and reader processes together)   [{summary}]"
     )
     print(
-        f"  importer CPU {cpu:.0f} s = {lines / cpu:,.0f} rows per CPU-second "
+        f"  importer and reader CPU {cpu:.0f} s = {lines / cpu:,.0f} rows per CPU-second "
         f"(machine load average {load:.1f} on {os.cpu_count()} cores when it started)"
     )
     print(
         f"  target >= {TARGET_ROWS_PER_S:,} rows/s: {verdict(rate >= TARGET_ROWS_PER_S)}; "
         f"RSS < {TARGET_RSS_MB} MB: {verdict(rss_mb < TARGET_RSS_MB)}"
     )
-    elapsed, _cpu, summary = run_import(url, "import-finess", finess_path)
+    elapsed, _cpu, summary, _rss = run_import(url, "import-finess", finess_path)
     print(
         f"import FINESS: {args.establishments} establishments in {elapsed:.1f} s = "
         f"{args.establishments / elapsed:,.0f} rows/s   [{summary}]"
     )
-    elapsed, _cpu, summary = run_import(url, "import-rpps", rpps_path)
+    elapsed, _cpu, summary, _rss = run_import(url, "import-rpps", rpps_path)
     print(f"import RPPS again (unchanged file): {lines / elapsed:,.0f} rows/s   [{summary}]")
 
 

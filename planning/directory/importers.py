@@ -127,8 +127,9 @@ class Derived(NamedTuple):
     #: The folded words of his name, and their mask (``summary.name_mask``).
     words: list[str]
     mask: int
-    #: His summary as stored, for a new active professional (``summary.summary_json``).
-    summary: str
+    #: His summary as stored, for a new active professional (``summary.summary_json``);
+    #: None until asked for.
+    summary: str | None
 
 
 @dataclass(slots=True)
@@ -146,20 +147,22 @@ class PractitionerRecord:
     activities: list[ActivityRecord] = field(default_factory=list)
     #: Lines of the file this record was read from.
     lines: int = 1
-    #: ``derive()``'s result, kept: the reader process of a parallel import computes it while
-    #: the loader writes. Whoever changes the activities afterwards sets it back to None.
+    #: ``derived()``'s result, kept (the reader process of a parallel import computes all
+    #: but the summary). Whoever changes the activities afterwards sets it back to None.
     computed: Derived | None = None
 
     @property
     def fingerprint(self) -> str:
-        return self.derived().fingerprint
+        return self.derived(summary=False).fingerprint
 
-    def derived(self) -> Derived:
-        """The fingerprint, name key, name words and mask and the summary (computed once)."""
-        if self.computed is None:
+    def derived(self, *, summary: bool = True) -> Derived:
+        """The fingerprint, name key, name words and mask, and (unless ``summary`` is False)
+        the summary: each computed once."""
+        computed = self.computed
+        if computed is None:
             keys = sorted(a.activity_key for a in self.activities)
             words = tokens(self.last_name, self.first_name)
-            self.computed = Derived(
+            computed = self.computed = Derived(
                 fingerprint=_line_digest(
                     [
                         self.civility or "",
@@ -172,6 +175,10 @@ class PractitionerRecord:
                 name_key=name_key(self.last_name, self.first_name),
                 words=words,
                 mask=name_mask(words),
+                summary=None,
+            )
+        if summary and computed.summary is None:
+            computed = self.computed = computed._replace(
                 summary=summary_json(
                     rpps=self.rpps,
                     national_id=self.national_id,
@@ -184,9 +191,9 @@ class PractitionerRecord:
                     activities=[
                         (a.profession_code, a.specialty_code, a.department) for a in self.activities
                     ],
-                ),
+                )
             )
-        return self.computed
+        return computed
 
 
 def rpps_layout(header: str) -> tuple[str, bool]:
@@ -241,16 +248,28 @@ def _rpps_records(
         if len(fields) != width:
             yield Rejected(number, f"expected {width} fields, found {len(fields)}")
             continue
+        if (
+            current is not None
+            and fields[2].strip() == current.national_id
+            and fields[0].strip() == current.id_type
+            and fields[7].strip()
+        ):
+            # Another line of the professional being read: the identity checks of his first
+            # line hold for it (same type and number), no record to build.
+            activity = _rpps_activity(fields, width)
+            current.lines += 1
+            key = activity.activity_key
+            for known in current.activities:
+                if known.activity_key == key:
+                    break
+            else:
+                current.activities.append(activity)
+            continue
         person = _rpps_person(fields, number)
         if isinstance(person, Rejected):
             yield person
             continue
         activity = _rpps_activity(fields, width)
-        if current is not None and current.national_id == person.national_id:
-            current.lines += 1
-            if all(a.activity_key != activity.activity_key for a in current.activities):
-                current.activities.append(activity)
-            continue
         if current is not None:
             yield current
         person.activities.append(activity)
@@ -302,8 +321,8 @@ def _rpps_activity(f: list[str], width: int) -> ActivityRecord:
     department = _department(f[44]) if f[44] else None
     if department is None and french:
         department = department_of_postal_code(postal_code)
-    street = " ".join(p for p in (f[28].strip(), f[29].strip(), f[31].strip(), f[32].strip()) if p)
-    address = ", ".join(p for p in (f[27].strip(), street, f[33].strip()) if p)
+    street = " ".join(filter(None, (f[28].strip(), f[29].strip(), f[31].strip(), f[32].strip())))
+    address = ", ".join(filter(None, (f[27].strip(), street, f[33].strip())))
     extended = width > 52
     return ActivityRecord(
         _line_digest(f[_PERSON_COLUMNS:]),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 from planning.directory.normalize import rpps_warnings
 
@@ -41,26 +42,34 @@ def summary_json(
         professions.add(profession or "")
         specialties.add(specialty or "")
         departments.add(department or "")
-    # Built in key order: an encoder without sort_keys, made once (1.2 M at an import).
-    return _encode(
-        {
-            "active": active,
-            "civility": civility,
-            "departments": _values(departments),
-            "exercise_civility": exercise_civility,
-            "first_name": first_name,
-            "id_type": "RPPS" if id_type == "8" else "ADELI",
-            "last_name": last_name,
-            "national_id": national_id,
-            "professions": _values(professions),
-            "rpps": rpps,
-            "specialties": _values(specialties),
-            "warnings": rpps_warnings(rpps) if rpps else [],
-        }
+    # Written by hand, in key order (1.2 M at an import, where the encoder cost more than
+    # the rest of the summary): the same text as ``json.dumps(..., sort_keys=True,
+    # separators=(",", ":"))``, which tests/planning/directory/test_summary.py checks.
+    return (
+        f'{{"active":{"true" if active else "false"},"civility":{_text(civility)},'
+        f'"departments":{_texts(departments)},"exercise_civility":{_text(exercise_civility)},'
+        f'"first_name":{_string(first_name)},"id_type":"{"RPPS" if id_type == "8" else "ADELI"}",'
+        f'"last_name":{_string(last_name)},"national_id":{_string(national_id)},'
+        f'"professions":{_texts(professions)},"rpps":{_text(rpps)},'
+        f'"specialties":{_texts(specialties)},'
+        f'"warnings":{_texts_in_order(rpps_warnings(rpps) if rpps else [])}}}'
     )
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+#: The C string encoder of ``json`` (ASCII output, as ``json.dumps`` by default).
+_string = cast(Callable[[str], str], json.encoder.encode_basestring_ascii)
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _texts_in_order(values: Iterable[str]) -> str:
+    return "[" + ",".join(map(_string, values)) + "]"
+
+
+def _texts(found: set[str]) -> str:
+    return _texts_in_order(_values(found))
 
 
 def _values(found: set[str]) -> list[str]:

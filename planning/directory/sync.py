@@ -277,7 +277,7 @@ def _update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) ->
 
 
 def _person_row(record: PractitionerRecord) -> dict[str, Any]:
-    derived = record.derived()
+    derived = record.derived(summary=False)
     return {
         "national_id": record.national_id,
         "id_type": record.id_type,
