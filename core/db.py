@@ -267,6 +267,24 @@ class Database:
         self.session_factory.configure(bind=self.engine)
         return self.engine
 
+    def read_only_request(self) -> None:
+        """This request only reads: on PostgreSQL its statements run outside a transaction.
+
+        Each then sees the data as of its own start, which a read of one statement (a name
+        search) cannot tell from a transaction; it saves the BEGIN and ROLLBACK round trips,
+        a third of the statements such a request sends. Nothing changes when the session
+        already holds a connection, or is bound to one (tests), or on SQLite. Call it before
+        the first query of a request that never writes.
+        """
+        session = self.session()
+        bind = session.get_bind()
+        if (
+            isinstance(bind, Engine)
+            and bind.dialect.name == "postgresql"
+            and not session.in_transaction()
+        ):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine is not None and self.engine.dialect.name == "sqlite"

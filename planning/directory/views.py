@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, json
+from flask import Response, current_app, json, request
 from flask.views import MethodView
 
 from core.api import Blueprint, page, page_json, page_of, path_parameter
+from core.db import db
 from planning.directory import fhir, services
 from planning.directory.schemas import (
     FhirOrganizationArgsSchema,
@@ -36,6 +37,14 @@ fhir_blp = Blueprint(
 )
 
 ANYONE = "any authenticated caller: the directories are public registers"
+
+
+@blp.before_request
+@fhir_blp.before_request
+def _reads_only() -> None:
+    # Every operation of the directories reads: no transaction round trips (PostgreSQL).
+    if request.method in ("GET", "HEAD"):
+        db.read_only_request()
 
 
 #: Path parameters documented with their format: a malformed number gets 422, as stated.

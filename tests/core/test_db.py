@@ -124,3 +124,38 @@ def test_postgresql_connections_never_jit_compile_and_keep_their_statement_timeo
         assert timeout == ("1500ms" if timeout_ms else "0")
     finally:
         engine.dispose()
+
+
+def test_a_read_only_request_runs_without_a_transaction_on_postgresql(app, committed_db):
+    from psycopg.pq import TransactionStatus
+
+    from core.db import db
+
+    postgresql = db.engine.dialect.name == "postgresql"
+    with app.test_request_context("/directory/practitioners"):
+        db.read_only_request()
+        driver = db.session.connection().connection.driver_connection
+        if postgresql:
+            assert driver.autocommit is True
+            # each statement on its own: no transaction opened, none left to roll back
+            assert db.session.execute(text("SELECT txid_current_if_assigned()")).scalar() is None
+            assert driver.info.transaction_status == TransactionStatus.IDLE
+        db.session.remove()
+        # the connection goes back to the pool as it came: the next request has transactions
+        db.session.execute(text("SELECT 1"))
+        driver = db.session.connection().connection.driver_connection
+        if postgresql:
+            assert driver.autocommit is False
+            assert driver.info.transaction_status == TransactionStatus.INTRANS
+        db.session.remove()
+
+
+def test_a_session_already_in_a_transaction_keeps_it(app, committed_db):
+    from core.db import db
+
+    with app.test_request_context("/directory/practitioners"):
+        db.session.execute(text("SELECT 1"))
+        db.read_only_request()
+        driver = db.session.connection().connection.driver_connection
+        assert getattr(driver, "autocommit", False) is False or db.engine.dialect.name == "sqlite"
+        db.session.remove()

@@ -374,3 +374,36 @@ def test_one_word_pages_with_their_summaries_are_the_generic_ones(people, create
             )
             ids, total = services.practitioner_ids(name=query, page=page, page_size=size)
             assert (texts.items, texts.total) == (services.practitioner_summary_texts(ids), total)
+
+
+def test_several_word_totals_read_with_the_page(create_practitioner, monkeypatch):
+    # Cap 8 (TOTAL_CAP 7): the page's statement reads the first 10 entries of the driving
+    # word's range, which tell the total when they hold more owners than the cap; when they
+    # repeat owners, an exact count; a deep page goes past them and counts on its own.
+    monkeypatch.setattr(services, "TOTAL_CAP", 7)
+    for index in range(25):
+        create_practitioner(last_name=f"ROSS{index:02d}", first_name="Marie")
+    for first in ("Anne", "Bruno", "Claire", "Denis", "Emma"):
+        create_practitioner(last_name="DUPA-DUPAA-DUPAAA", first_name=first)
+    for first in ("Fanny", "Gilles"):
+        create_practitioner(last_name="DUPAZ", first_name=first)
+
+    many = services.search_practitioners(name="marie ross", page_size=1)
+    assert (names(many), many.total, many.total_is_exact) == (["Marie ROSS00"], 8, False)
+    deep = services.search_practitioners(name="marie ross", page=3, page_size=4)
+    assert names(deep) == [f"Marie ROSS{index:02d}" for index in (8, 9, 10, 11)]
+    assert (deep.total, deep.total_is_exact) == (8, False)
+    few = services.search_practitioners(name="ross1 marie", page_size=1)
+    assert (few.total, few.total_is_exact) == (8, False)  # ROSS10-19 drive: more than 7
+
+    # A filter takes the same path: the first 10 entries of "DUPA" hold 5 owners (DUPA and
+    # DUPAA of each): only an exact count finds the 7 (the two DUPAZ come after DUPAAA).
+    dupa = services.search_practitioners(name="dupa", page_size=1, profession="10")
+    assert (names(dupa), dupa.total, dupa.total_is_exact) == (
+        ["Anne DUPA-DUPAA-DUPAAA"],
+        7,
+        True,
+    )
+    assert names(services.search_practitioners(name="dupa", page=7, page_size=1)) == [
+        "Gilles DUPAZ"
+    ]
