@@ -222,9 +222,10 @@ def _tree_rss_kb(root: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def run_import(url: str, command: str, path: Path) -> tuple[float, float, str, float]:
-    """Wall time, CPU time of the importing processes, their summary line, and the peak of
-    their summed resident memory in MB (sampled every 0.2 s)."""
+def run_import(url: str, command: str, path: Path) -> tuple[float, float, str, float, float]:
+    """Wall time, CPU time of the importing processes, their summary line, the peak of
+    their summed resident memory in MB, and PostgreSQL's CPU time meanwhile (both sampled
+    every 0.2 s: the import's backend exits with it)."""
     env = {**os.environ, "DCC_DATABASE_URL": url}
     cpu = _children_cpu()
     started = time.perf_counter()
@@ -238,9 +239,14 @@ def run_import(url: str, command: str, path: Path) -> tuple[float, float, str, f
             stderr=err,
             text=True,
         )
+        postgres_before = _postgres_cpu_by_process()
+        postgres_seen = dict(postgres_before)
         while process.poll() is None:
             peak_kb = max(peak_kb, _tree_rss_kb(process.pid))
+            postgres_seen.update(_postgres_cpu_by_process())
             time.sleep(0.2)
+        postgres_seen.update(_postgres_cpu_by_process())
+        postgres = sum(cpu - postgres_before.get(pid, 0.0) for pid, cpu in postgres_seen.items())
         elapsed = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
@@ -249,7 +255,7 @@ def run_import(url: str, command: str, path: Path) -> tuple[float, float, str, f
         print(stdout[-2000:], stderr[-4000:])
         raise SystemExit(f"{command} failed")
     summary = [line for line in stdout.splitlines() if line.startswith(("rpps", "finess"))]
-    return elapsed, _children_cpu() - cpu, summary[-1] if summary else "", peak_kb / 1024
+    return elapsed, _children_cpu() - cpu, summary[-1] if summary else "", peak_kb / 1024, postgres
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -359,10 +365,10 @@ def _server_cpu(master: int) -> float:
     return total
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds used so far by this machine's PostgreSQL processes (Linux /proc; 0 when
-    there is none, or when they belong to a user whose /proc entries are hidden)."""
-    total = 0.0
+def _postgres_cpu_by_process() -> dict[int, float]:
+    """CPU seconds used so far by each of this machine's PostgreSQL processes (Linux /proc;
+    none when they belong to a user whose /proc entries are hidden)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -372,8 +378,13 @@ def _postgres_cpu() -> float:
             continue
         if name.startswith("postgres"):
             values = fields.split()
-            total += (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            found[int(entry.name)] = (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL processes alive now."""
+    return sum(_postgres_cpu_by_process().values())
 
 
 def bench_http(
@@ -514,9 +525,7 @@ def import_all(
 ) -> None:
     fresh_database(url)
     load = os.getloadavg()[0]
-    postgres = _postgres_cpu()
-    elapsed, cpu, summary, rss_mb = run_import(url, "import-rpps", rpps_path)
-    postgres = _postgres_cpu() - postgres
+    elapsed, cpu, summary, rss_mb, postgres = run_import(url, "import-rpps", rpps_path)
     rate = lines / elapsed
     print(
         f"import RPPS: {lines} lines in {elapsed:.0f} s = {rate:,.0f} rows/s, "
@@ -531,12 +540,12 @@ def import_all(
         f"  target >= {TARGET_ROWS_PER_S:,} rows/s: {verdict(rate >= TARGET_ROWS_PER_S)}; "
         f"RSS < {TARGET_RSS_MB} MB: {verdict(rss_mb < TARGET_RSS_MB)}"
     )
-    elapsed, _cpu, summary, _rss = run_import(url, "import-finess", finess_path)
+    elapsed, _cpu, summary, _rss, _postgres = run_import(url, "import-finess", finess_path)
     print(
         f"import FINESS: {args.establishments} establishments in {elapsed:.1f} s = "
         f"{args.establishments / elapsed:,.0f} rows/s   [{summary}]"
     )
-    elapsed, _cpu, summary, _rss = run_import(url, "import-rpps", rpps_path)
+    elapsed, _cpu, summary, _rss, _postgres = run_import(url, "import-rpps", rpps_path)
     print(f"import RPPS again (unchanged file): {lines / elapsed:,.0f} rows/s   [{summary}]")
 
 
