@@ -40,7 +40,7 @@ from planning.directory.importers import (
     read_rpps,
 )
 
-#: Records per message: large enough that pickling is cheap per record, small enough that
+#: Records per message: large enough that framing is cheap per record, small enough that
 #: the two processes overlap well (an import batch is 2,000 records).
 CHUNK = 1000
 #: Chunks the reader may have read ahead of the importer (a few MB).
