@@ -24,7 +24,7 @@ from core.terminology.geo import department_of_postal_code, region_of_department
 from planning.directory.nomenclature import category_label, profession_label, specialty_label
 from planning.directory.normalize import name_key, tokens
 from planning.directory.projection import epsg_for, looks_like_degrees, to_wgs84
-from planning.directory.summary import name_mask, summary_json
+from planning.directory.summary import name_mask, person_summary_json
 
 
 class HeaderError(ValueError):
@@ -179,14 +179,8 @@ class PractitionerRecord:
             )
         if summary and computed.summary is None:
             computed = self.computed = computed._replace(
-                summary=summary_json(
-                    rpps=self.rpps,
-                    national_id=self.national_id,
-                    id_type=self.id_type,
-                    civility=self.civility,
-                    exercise_civility=self.exercise_civility,
-                    last_name=self.last_name,
-                    first_name=self.first_name,
+                summary=person_summary_json(
+                    self,
                     active=True,
                     activities=[
                         (a.profession_code, a.specialty_code, a.department) for a in self.activities

@@ -46,7 +46,7 @@ from planning.directory.normalize import (
     rpps_warnings,
     tokens,
 )
-from planning.directory.summary import PrefixDeltas, name_mask, summary_json
+from planning.directory.summary import PrefixDeltas, name_mask, person_summary_json
 from planning.directory.sync import apply_prefix_deltas
 
 T = TypeVar("T")
@@ -164,14 +164,8 @@ def add_practitioner(practitioner: Practitioner) -> Practitioner:
 
 def _summary_of(practitioner: Practitioner) -> str:
     """The summary of a professional from his row and activities (unset ``active``: True)."""
-    return summary_json(
-        rpps=practitioner.rpps,
-        national_id=practitioner.national_id,
-        id_type=practitioner.id_type,
-        civility=practitioner.civility,
-        exercise_civility=practitioner.exercise_civility,
-        last_name=practitioner.last_name,
-        first_name=practitioner.first_name,
+    return person_summary_json(
+        practitioner,
         active=practitioner.active is not False,
         activities=[
             (a.profession_code, a.specialty_code, a.department)

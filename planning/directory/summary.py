@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Protocol, cast
 
 from planning.directory.normalize import rpps_warnings
 
@@ -53,6 +53,35 @@ def summary_json(
         f'"professions":{_texts(professions)},"rpps":{_text(rpps)},'
         f'"specialties":{_texts(specialties)},'
         f'"warnings":{_texts_in_order(rpps_warnings(rpps) if rpps else [])}}}'
+    )
+
+
+class Person(Protocol):
+    """What a summary shows of a professional: a directory row or an extraction record."""
+
+    rpps: str | None
+    national_id: str
+    id_type: str
+    civility: str | None
+    exercise_civility: str | None
+    last_name: str
+    first_name: str
+
+
+def person_summary_json(
+    person: Person, *, active: bool, activities: Iterable[ActivityValues]
+) -> str:
+    """``summary_json`` of ``person``'s identity with ``active`` and ``activities``."""
+    return summary_json(
+        rpps=person.rpps,
+        national_id=person.national_id,
+        id_type=person.id_type,
+        civility=person.civility,
+        exercise_civility=person.exercise_civility,
+        last_name=person.last_name,
+        first_name=person.first_name,
+        active=active,
+        activities=activities,
     )
 
 
