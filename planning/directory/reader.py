@@ -108,10 +108,13 @@ def _read(path: str, out: IO[bytes], chunk: int) -> None:
     pending: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
 
     def send() -> None:
-        while (message := pending.get()) is not None:
-            out.write(_FRAME.pack(len(message)))
-            out.write(message)
-            out.flush()
+        try:
+            while (message := pending.get()) is not None:
+                out.write(_FRAME.pack(len(message)))
+                out.write(message)
+                out.flush()
+        except BrokenPipeError:
+            return  # the importer is gone: nothing more to send, nobody to tell
 
     thread = threading.Thread(target=send, name="rpps-reader-sender", daemon=True)
     thread.start()
@@ -213,8 +216,11 @@ def main(argv: list[str]) -> int:
     frames = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    with frames:
-        _read(path, frames, int(chunk))
+    try:
+        with frames:
+            _read(path, frames, int(chunk))
+    except BrokenPipeError:
+        pass  # the importer stopped reading: it reports why
     return 0
 
 
