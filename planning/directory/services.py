@@ -12,6 +12,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Integer,
+    String,
     and_,
     any_,
     bindparam,
@@ -258,7 +259,9 @@ def _plan_for_these_values(connection: Any) -> None:
 
     psycopg prepares a statement run five times; PostgreSQL then settles on a generic plan,
     blind to the prefix range, that measured 400-600 ms instead of 5-50 ms on two-word
-    searches of the national directory. For the rest of this transaction only.
+    searches of the national directory. For the rest of this transaction only: it does
+    nothing outside one (``db.read_only_request``), where the name search's statements run
+    unprepared instead (``_fetch(custom_plan=True)``).
     """
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
@@ -415,7 +418,8 @@ def _driver_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...] | No
 def _fetch(
     connection: Any, statement: Any, params: dict[str, Any], *, custom_plan: bool = False
 ) -> list[Any]:
-    """The rows of a read-only ``statement`` without bound lists, run on the DBAPI cursor.
+    """The rows of a read-only ``statement`` (lists bound as one parameter: ``_in_list``),
+    run on the DBAPI cursor.
 
     The hot statements of the JSON search: SQLAlchemy's execution machinery cost as much as
     SQLite's work on them (0.1 ms of 0.3 ms per search). Same connection and transaction.
@@ -436,38 +440,30 @@ def _fetch(
         cursor.close()
 
 
-def _rows(connection: Any, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """The rows of a name search statement, planned for its values: ``_fetch``, or
-    SQLAlchemy when a parameter is a list (the region's departments)."""
-    if "region" in params:
-        _plan_for_these_values(connection)
-        return list(connection.execute(statement, params).all())
-    return _fetch(connection, statement, params, custom_plan=True)
-
-
-@functools.cache
-def _ids_parameter(dialect_name: str) -> Any:
-    """A list of ids as one parameter: JSON on SQLite, an array on PostgreSQL (no IN list
-    to render per length)."""
+def _in_list(column: Any, name: str, dialect_name: str, item_type: Any) -> Any:
+    """``column`` is one of the list bound as the one parameter ``name``: an array on
+    PostgreSQL, JSON on SQLite (see ``_list_value``). No IN list to render per length, and
+    the statement runs on the DBAPI cursor (``_fetch``) like any other."""
     if dialect_name == "postgresql":
-        return any_(bindparam("ids", type_=ARRAY(Integer)))
-    return (
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))
+    return column.in_(
         select(literal_column("value"))
-        .select_from(func.json_each(bindparam("ids")))
+        .select_from(func.json_each(bindparam(name)))
         .scalar_subquery()
     )
 
 
-def _ids_value(connection: Any, ids: list[int]) -> Any:
-    return ids if connection.dialect.name == "postgresql" else json.dumps(ids)
+def _list_value(dialect_name: str, values: list[Any]) -> Any:
+    """The value of an ``_in_list`` parameter."""
+    return values if dialect_name == "postgresql" else json.dumps(values)
 
 
 @functools.cache
 def _summary_statement(dialect_name: str) -> Any:
     table = Practitioner.__table__
-    ids = _ids_parameter(dialect_name)
-    condition = table.c.id == ids if dialect_name == "postgresql" else table.c.id.in_(ids)
-    return select(table.c.id, table.c.summary).where(condition)
+    return select(table.c.id, table.c.summary).where(
+        _in_list(table.c.id, "ids", dialect_name, Integer)
+    )
 
 
 def practitioner_summary_texts(ids: list[int]) -> list[str]:
@@ -477,7 +473,7 @@ def practitioner_summary_texts(ids: list[int]) -> list[str]:
     connection = db.session.connection()
     statement = _summary_statement(connection.dialect.name)
     found: dict[int, str | None] = dict(
-        _fetch(connection, statement, {"ids": _ids_value(connection, ids)})
+        _fetch(connection, statement, {"ids": _list_value(connection.dialect.name, ids)})
     )
     forgotten = [key for key, text in found.items() if text is None]
     if forgotten:
@@ -495,16 +491,9 @@ def practitioner_summaries(ids: list[int]) -> list[dict[str, Any]]:
 @functools.cache
 def _prefix_statement(dialect_name: str) -> Any:
     prefix = PractitionerPrefix.__table__
-    if dialect_name == "postgresql":
-        words = prefix.c.prefix == any_(bindparam("words", type_=ARRAY(Token)))
-    else:
-        words = prefix.c.prefix.in_(
-            select(literal_column("value"))
-            .select_from(func.json_each(bindparam("words")))
-            .scalar_subquery()
-        )
     return select(prefix.c.prefix, prefix.c.owners).where(
-        prefix.c.active == bindparam("active"), words
+        prefix.c.active == bindparam("active"),
+        _in_list(prefix.c.prefix, "words", dialect_name, Token),
     )
 
 
@@ -515,7 +504,7 @@ def _prefix_owners(connection: Any, words: list[str], active: bool) -> dict[str,
         _fetch(
             connection,
             _prefix_statement(dialect),
-            {"active": active, "words": words if dialect == "postgresql" else json.dumps(words)},
+            {"active": active, "words": _list_value(dialect, words)},
         )
     )
     return {word: int(found.get(word, 0)) for word in words}
@@ -531,7 +520,9 @@ _ACTIVITY_FILTERS = {
 
 
 @functools.lru_cache(maxsize=128)
-def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any, Any, Any]:
+def _name_search_statements(
+    others: int, filters: tuple[str, ...], dialect_name: str
+) -> tuple[Any, Any, Any]:
     """The page, capped-count and exact-count statements of a name search, by shape.
 
     Built once per shape (number of extra words, filters given) with bound parameters only:
@@ -545,7 +536,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
     owner = token.c.practitioner_id
     ranked = (
         select(owner)
-        .where(*_name_search_conditions(token, others, filters))
+        .where(*_name_search_conditions(token, others, filters, dialect_name))
         .order_by(token.c.token, token.c.name_key, owner)
         .limit(bindparam("limit"))
     )
@@ -555,7 +546,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
     counted = aliased(token)
     head = (
         select(counted.c.practitioner_id)
-        .where(*_name_search_conditions(counted, others, filters))
+        .where(*_name_search_conditions(counted, others, filters, dialect_name))
         .limit(bindparam("raw_cap"))
         .subquery()
     )
@@ -563,7 +554,7 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
     counted = aliased(token)
     exact = select(func.count()).select_from(
         select(counted.c.practitioner_id)
-        .where(*_name_search_conditions(counted, others, filters))
+        .where(*_name_search_conditions(counted, others, filters, dialect_name))
         .distinct()
         .limit(bindparam("cap"))
         .subquery()
@@ -571,7 +562,9 @@ def _name_search_statements(others: int, filters: tuple[str, ...]) -> tuple[Any,
     return ranked, capped, exact
 
 
-def _name_search_conditions(token: Any, others: int, filters: tuple[str, ...]) -> list[Any]:
+def _name_search_conditions(
+    token: Any, others: int, filters: tuple[str, ...], dialect_name: str
+) -> list[Any]:
     activity = PractitionerActivity.__table__
     active = bindparam("active")
     where: list[Any] = [token.c.active == active, *_token_range_param(token.c.token, "")]
@@ -590,7 +583,7 @@ def _name_search_conditions(token: Any, others: int, filters: tuple[str, ...]) -
         for name in filters:
             if name == "region":
                 # Through the indexed departments of the region.
-                criteria.append(activity.c.department.in_(bindparam("region", expanding=True)))
+                criteria.append(_in_list(activity.c.department, "region", dialect_name, String()))
             else:
                 criteria.append(activity.c[_ACTIVITY_FILTERS[name]] == bindparam(name))
         where.append(exists().where(*criteria))
@@ -638,7 +631,7 @@ def _ranked_page(
     if connection.dialect.name == "postgresql":
         limit = max(limit, params["raw_cap"])
     while True:
-        rows = _rows(connection, statement, {**params, "limit": limit})
+        rows = _fetch(connection, statement, {**params, "limit": limit}, custom_plan=True)
         ordered = list(dict.fromkeys(row[0] for row in rows))
         if len(rows) < limit:
             return ordered[(page - 1) * page_size : wanted], len(ordered)
@@ -675,7 +668,8 @@ def _practitioners_by_name(
     if owners[driver] == 0:
         return [], 0  # no name has a word starting with it
     others = [word for word in words if word != driver]
-    ranked, capped, exact = _name_search_statements(len(others), tuple(sorted(filters)))
+    dialect = connection.dialect.name
+    ranked, capped, exact = _name_search_statements(len(others), tuple(sorted(filters)), dialect)
     cap = TOTAL_CAP + 1
     params: dict[str, Any] = {
         "active": active,
@@ -686,6 +680,8 @@ def _practitioners_by_name(
         "raw_cap": cap + cap // 4,
         **filters,
     }
+    if "region" in filters:
+        params["region"] = _list_value(dialect, filters["region"])
     params["mask"] = name_mask(others)
     for index, word in enumerate(others):
         params[f"like{index}"] = f"% {word}%"
@@ -693,13 +689,13 @@ def _practitioners_by_name(
         params[f"high{index}"] = prefix_upper_bound(word)
     ids, matching = _ranked_page(connection, ranked, params, page, page_size)
     if matching is None:  # a deep page: the entries read for it do not tell the total
-        ((owners_seen, entries),) = _rows(connection, capped, params)
+        ((owners_seen, entries),) = _fetch(connection, capped, params, custom_plan=True)
         if entries < params["raw_cap"] or owners_seen >= cap:
             matching = int(owners_seen)  # the whole range, or more than the cap
         else:
             matching = _COUNT_EXACTLY
     if matching == _COUNT_EXACTLY:
-        return ids, int(_rows(connection, exact, {**params, "cap": cap})[0][0])
+        return ids, int(_fetch(connection, exact, {**params, "cap": cap}, custom_plan=True)[0][0])
     return ids, min(matching, cap)
 
 

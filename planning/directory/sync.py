@@ -42,7 +42,7 @@ from planning.directory.models import (
     PractitionerToken,
 )
 from planning.directory.normalize import fold, tokens
-from planning.directory.summary import ActivityValues, PrefixDeltas, name_mask, summary_json
+from planning.directory.summary import ActivityValues, PrefixDeltas, name_mask, person_summary_json
 
 PRACTITIONER = cast(Table, Practitioner.__table__)
 ACTIVITY = cast(Table, PractitionerActivity.__table__)
@@ -402,20 +402,6 @@ class _Stored(NamedTuple):
     first_name: str
 
 
-def _summary(row: dict[str, Any], activities: Iterable[ActivityValues]) -> str:
-    return summary_json(
-        rpps=row["rpps"],
-        national_id=row["national_id"],
-        id_type=row["id_type"],
-        civility=row["civility"],
-        exercise_civility=row["exercise_civility"],
-        last_name=row["last_name"],
-        first_name=row["first_name"],
-        active=row["active"],
-        activities=activities,
-    )
-
-
 def _practitioner_batch(
     writer: _Writer,
     batch: list[PractitionerRecord],
@@ -523,7 +509,9 @@ def _update_practitioners(
         # A professional met twice in the same file (non-contiguous lines): fingerprint
         # left blank so that the next import compares afresh.
         row["fingerprint"] = "" if again else row["fingerprint"]
-        row["summary"] = _summary(row, active_values[stored.id])
+        row["summary"] = person_summary_json(
+            record, active=True, activities=active_values[stored.id]
+        )
         rows.append({"_id": stored.id, **row})
         if deltas is not None:
             deltas.move(
@@ -588,15 +576,14 @@ def _deactivate_practitioners(
     for start in range(0, len(missing), 5000):
         ids = missing[start : start + 5000]
         rows = []
-        for practitioner_id, *values in session.execute(
+        for row in session.execute(
             select(PRACTITIONER.c.id, *person).where(PRACTITIONER.c.id.in_(ids))
         ):
-            row = dict(zip(_SUMMARY_COLUMNS, values, strict=True))
-            names = tokens(row["last_name"], row["first_name"])
+            names = tokens(row.last_name, row.first_name)
             deltas.move(names, True, names, False)
-            row["active"] = False
             # No active activity left: the summary lists none.
-            rows.append({"_id": practitioner_id, "active": False, "summary": _summary(row, [])})
+            summary = person_summary_json(row, active=False, activities=[])
+            rows.append({"_id": row.id, "active": False, "summary": summary})
         _update_by_id(session, PRACTITIONER, rows)
         session.execute(
             update(ACTIVITY).where(ACTIVITY.c.practitioner_id.in_(ids)).values(active=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, json, request
+from flask import Response, current_app, json
 from flask.views import MethodView
 
 from core.api import Blueprint, page, page_json, page_of, path_parameter
@@ -39,14 +39,6 @@ fhir_blp = Blueprint(
 ANYONE = "any authenticated caller: the directories are public registers"
 
 
-@blp.before_request
-@fhir_blp.before_request
-def _reads_only() -> None:
-    # Every operation of the directories reads: no transaction round trips (PostgreSQL).
-    if request.method in ("GET", "HEAD"):
-        db.read_only_request()
-
-
 #: Path parameters documented with their format: a malformed number gets 422, as stated.
 RPPS_PARAMETER = path_parameter("rpps", r"^[0-9]{11}$", "RPPS number (11 digits)")
 PRACTITIONER_ID_PARAMETER = path_parameter(
@@ -74,6 +66,9 @@ class Practitioners(MethodView):
         `total` is exact up to 1,000; 1,001 means more than 1,000. Pages reach the first
         10,000 results (refine the search beyond).
         """
+        # Its statements run unprepared, each planned for its values: no transaction needed
+        # around them (PostgreSQL: no BEGIN / ROLLBACK round trips).
+        db.read_only_request()
         result = services.search_practitioner_summary_texts(**args)
         # The summaries are stored as the JSON of the documented schema: spliced, not encoded.
         return Response(

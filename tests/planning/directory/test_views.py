@@ -236,3 +236,20 @@ def test_fhir_organizations(client, headers, directory):
     assert response.content_type == "application/fhir+json"
     resource = Organization.model_validate(response.get_json())
     assert resource.id == "290000017"
+
+
+def test_the_json_search_reads_outside_a_transaction_with_every_filter(
+    client, headers, committed_db, create_practitioner
+):
+    # Real connections (committed_db): on PostgreSQL the search runs without a transaction,
+    # its statements unprepared (the region's departments one array parameter). The answers
+    # stay the same past psycopg's prepare threshold (5 runs of a statement).
+    create_practitioner(last_name="MARTIN", first_name="Bénédicte")
+    create_practitioner(last_name="MARTIN", first_name="Benoît", activities=[{"department": "75"}])
+    for _ in range(7):
+        found = client.get(
+            "/directory/practitioners?name=mar%20ben&region=53&page_size=5", headers=headers
+        ).get_json()
+        assert [item["first_name"] for item in found["items"]] == ["Bénédicte"]
+        assert found["total"] == 1
+    assert client.get("/directory/practitioners?name=ben", headers=headers).get_json()["total"] == 2
