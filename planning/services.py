@@ -28,7 +28,7 @@ from sqlalchemy.orm.util import identity_key
 
 from core import audit
 from core.auth import Principal, Role
-from core.db import UTCDateTime, db, utcnow
+from core.db import DriverStatement, UTCDateTime, db, utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.terminology import geo
 from planning import kinds, lifecycle, listing, quorum, recurrence
@@ -1178,6 +1178,10 @@ def _registration_context() -> Any:
 _ACTIVE = sorted(lifecycle.ACTIVE)
 _REGISTRATION_CONTEXT = _registration_context()
 _CONTEXT_WIDTH = len(_REGISTRATION_CONTEXT.selected_columns)  # PostgreSQL's adds "taken"
+# The registration's statements run on the driver's cursor (the hot write path: Core's
+# execution costs more than SQLite takes to run them).
+_CONTEXT = DriverStatement(_REGISTRATION_CONTEXT)
+_TAKE_PLACE_ON_CURSOR = DriverStatement(_TAKE_PLACE_BEFORE_DEADLINE)
 
 
 def _take_place_with_context() -> Any:
@@ -1197,7 +1201,7 @@ def _take_place_with_context() -> Any:
     )
 
 
-_TAKE_PLACE_WITH_CONTEXT = _take_place_with_context()
+_TAKE_PLACE_WITH_CONTEXT = DriverStatement(_take_place_with_context())
 
 
 def register_dossier(
@@ -1215,20 +1219,26 @@ def register_dossier(
     # so concurrent registrations queue on the row (PostgreSQL) or the database lock (SQLite)
     # instead of racing; any refusal below rolls the place back with the transaction.
     # Then everything the checks need in one query (see _REGISTRATION_CONTEXT): plain
-    # columns, a Core execution on the transaction's connection (no ORM result machinery).
+    # columns. Every statement runs on the driver's cursor of the transaction's connection
+    # (DriverStatement: no ORM nor Core execution machinery).
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        found = connection.execute(
-            _TAKE_PLACE_WITH_CONTEXT, {**params, "now": now, "deadline_after": now}
-        ).first()
-        taken = bool(found and found.taken)
+        found = _TAKE_PLACE_WITH_CONTEXT.first(
+            connection, {**params, "now": now, "deadline_after": now}
+        )
+        taken = bool(found and found[_CONTEXT_WIDTH])
         if taken:
             _expire_count(session_id)  # the feeds' row is replaced with the registration
         else:  # why not: as the session is now, not as it was before waiting for its lock
-            found = connection.execute(_REGISTRATION_CONTEXT, params).first()
+            found = _CONTEXT.first(connection, params)
     else:
-        taken = _take_place(session_id, now, deadline_after=now)
-        found = connection.execute(_REGISTRATION_CONTEXT, params).first()
+        taken = bool(
+            _TAKE_PLACE_ON_CURSOR.execute(
+                connection, {"session_id": session_id, "now": now, "deadline_after": now}
+            ).rowcount
+        )
+        _expire_count(session_id)
+        found = _CONTEXT.first(connection, params)
     if found is None:
         raise NotFound(f"no session {session_id}")
     (
@@ -1282,8 +1292,6 @@ def register_dossier(
 _REGISTRATION_TABLE = Registration.__table__
 _EVENT_TABLE = RegistrationEvent.__table__
 _AUDIT_TABLE = audit.AuditEvent.__table__
-_INSERT_REGISTRATION = insert(_REGISTRATION_TABLE)
-_INSERT_EVENT = insert(_EVENT_TABLE)
 _REGISTRATION_COLUMNS = [
     "session_id",
     "registering_rpps",
@@ -1363,7 +1371,17 @@ def _chained_inserts() -> Any:
     )
 
 
-_CHAINED_INSERTS = _chained_inserts()
+_CHAINED_INSERTS = DriverStatement(_chained_inserts())
+
+
+def _insert_statement(table: Any, columns: list[str]) -> DriverStatement:
+    return DriverStatement(insert(table).values({c: bindparam(c) for c in columns}))
+
+
+# SQLite's three INSERTs (the row ids come from the cursor's lastrowid)
+_INSERT_REGISTRATION = _insert_statement(_REGISTRATION_TABLE, _REGISTRATION_COLUMNS)
+_INSERT_EVENT = _insert_statement(_EVENT_TABLE, ["registration_id", *_EVENT_COLUMNS])
+_INSERT_AUDIT_EVENT = _insert_statement(_AUDIT_TABLE, ["entity_id", *_AUDIT_COLUMNS])
 
 
 def _insert_registration(
@@ -1374,11 +1392,11 @@ def _insert_registration(
     *,
     region: str | None,
 ) -> Registration:
-    """Write a new registration, its first event and its audit row with Core INSERTs (the hot
-    path: the unit of work costs several times the statements), chained in one statement on
-    PostgreSQL; then attach the registration and its event to the ORM session as persistent
-    objects, loaded as if just read, so that the caller and the response need no query and the
-    commit has nothing left to flush."""
+    """Write a new registration, its first event and its audit row with INSERTs on the
+    driver's cursor (the hot path: the unit of work costs several times the statements),
+    chained in one statement on PostgreSQL; then attach the registration and its event to the
+    ORM session as persistent objects, loaded as if just read, so that the caller and the
+    response need no query and the commit has nothing left to flush."""
     now = utcnow()
     status = lifecycle.RegistrationStatus.PROPOSED.value
     values: dict[str, Any] = {
@@ -1422,15 +1440,14 @@ def _insert_registration(
             params.update({"event_" + k: v for k, v in event_values.items()})
             params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
             params.update(feed_changes.registration_bump_params(now, region))
-            registration_id, event_id = connection.execute(_CHAINED_INSERTS, params).one()
+            registration_id, event_id = _CHAINED_INSERTS.first(connection, params)  # type: ignore[misc]
             feed_changes.bumped()
         else:
-            inserted = connection.execute(_INSERT_REGISTRATION, values)
-            (registration_id,) = inserted.inserted_primary_key
+            registration_id = _INSERT_REGISTRATION.execute(connection, values).lastrowid
             event_values["registration_id"] = registration_id
-            (event_id,) = connection.execute(_INSERT_EVENT, event_values).inserted_primary_key
+            event_id = _INSERT_EVENT.execute(connection, event_values).lastrowid
             trail["entity_id"] = str(registration_id)
-            connection.execute(_INSERT_AUDIT_EVENT, trail)
+            _INSERT_AUDIT_EVENT.execute(connection, trail)
             feed_changes.bump_registration(region, now)
     except IntegrityError as error:
         if not any(mark in str(error.orig) for mark in _ACTIVE_DOSSIER_VIOLATION):
@@ -1459,7 +1476,6 @@ def _as_loaded(model: type[Any], row: dict[str, Any]) -> Any:
     return obj
 
 
-_INSERT_AUDIT_EVENT = insert(_AUDIT_TABLE)
 #: How each engine names a violation of uq_planning_registration_active_dossier.
 _ACTIVE_DOSSIER_VIOLATION = (
     "uq_planning_registration_active_dossier",  # PostgreSQL names the index

@@ -18,7 +18,7 @@ from sqlalchemy import Integer, bindparam, column, event, insert, text, update
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 
-from core.db import UTCDateTime, db, utcnow
+from core.db import DriverStatement, UTCDateTime, db, utcnow
 from planning.directory.models import (
     DirectoryImport,
     Organization,
@@ -85,6 +85,7 @@ _UPSERT = (
 )
 _BUMP = text(_UPSERT.format(p="")).bindparams(bindparam("changed_at", type_=UTCDateTime()))
 _UPSERTING = frozenset({"postgresql", "sqlite"})
+_BUMP_ON_CURSOR = DriverStatement(_BUMP)  # a registration's (the hot write path)
 
 
 def _note(info: dict[Any, Any], objects: Any) -> None:
@@ -184,7 +185,7 @@ def bump_registration(region: str | None, now: dt.datetime) -> None:
     """Replace the row of a registration in ``region`` now (engines without the chained
     statement), instead of a planning row at commit."""
     session = db.session()
-    session.connection().execute(_BUMP, registration_bump_params(now, region, prefix=""))
+    _BUMP_ON_CURSOR.execute(session.connection(), registration_bump_params(now, region, prefix=""))
     bumped(session)
 
 

@@ -1,18 +1,21 @@
 """Engines: the SQLite writer queue (one writer at a time, handed over when the one before
-commits) and the PostgreSQL pool's ping of connections that sat idle."""
+commits), the PostgreSQL pool's ping of connections that sat idle, and statements run on the
+driver's cursor."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import text
 
 import core.db as db_module
-from core.db import WriterQueue, make_engine
+from core.db import DriverStatement, WriterQueue, make_engine
 
 
 def _lock_is_free(path: str) -> bool:
@@ -159,3 +162,99 @@ def test_a_session_already_in_a_transaction_keeps_it(app, committed_db):
         driver = db.session.connection().connection.driver_connection
         assert getattr(driver, "autocommit", False) is False or db.engine.dialect.name == "sqlite"
         db.session.remove()
+
+
+# --- DriverStatement: a Core statement on the driver's cursor ---------------------------------
+
+_SCRATCH = sa.Table(
+    "scratch_driver_statement",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(20), unique=True),
+    sa.Column("at", db_module.UTCDateTime()),
+    sa.Column("flag", sa.Boolean),
+    sa.Column("data", sa.JSON),
+)
+
+
+@pytest.fixture
+def scratch(db_session):
+    connection = db_session.connection()
+    _SCRATCH.create(connection)  # inside the test's transaction: rolled back with it
+    return connection
+
+
+def test_a_driver_statement_writes_and_reads_what_core_does(scratch):
+    at = dt.datetime(2027, 3, 9, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    insert = DriverStatement(
+        sa.insert(_SCRATCH).values({c: sa.bindparam(c) for c in ("name", "at", "flag", "data")})
+    )
+    values = {"name": "a", "at": at, "flag": True, "data": {"é": [1, None]}}
+    cursor = insert.execute(scratch, values)
+    assert cursor.rowcount == 1
+    query = sa.select(_SCRATCH.c.name, _SCRATCH.c.at, _SCRATCH.c.flag, _SCRATCH.c.data).where(
+        _SCRATCH.c.name == sa.bindparam("name")
+    )
+    core_row = tuple(scratch.execute(query, {"name": "a"}).one())
+    assert DriverStatement(query).first(scratch, {"name": "a"}) == core_row
+    assert core_row == ("a", at.astimezone(dt.UTC), True, {"é": [1, None]})
+    assert core_row[1].tzinfo is not None  # the UTC instant, aware on both engines
+    assert DriverStatement(query).first(scratch, {"name": "missing"}) is None
+
+
+def test_a_driver_statement_fills_parameters_that_have_a_value(scratch):
+    scratch.execute(sa.insert(_SCRATCH), [{"name": n} for n in ("a", "b", "c")])
+    query = (
+        sa.select(_SCRATCH.c.name).order_by(_SCRATCH.c.name).limit(1).offset(sa.bindparam("skip"))
+    )
+    assert DriverStatement(query).first(scratch, {"skip": 1}) == ("b",)
+
+
+def test_a_driver_statement_is_seen_by_the_cursor_listeners_and_errors_are_wrapped(scratch):
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    engine = scratch.engine
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        insert = DriverStatement(sa.insert(_SCRATCH).values(name=sa.bindparam("name")))
+        insert.execute(scratch, {"name": "twice"})
+        assert seen and seen[-1].startswith("INSERT INTO scratch_driver_statement")
+        savepoint = scratch.begin_nested()
+        with pytest.raises(sa.exc.IntegrityError):  # as Connection.execute raises it
+            insert.execute(scratch, {"name": "twice"})
+        savepoint.rollback()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+def test_a_driver_statement_refuses_what_it_cannot_run_as_compiled(scratch):
+    expanding = sa.select(_SCRATCH.c.id).where(
+        _SCRATCH.c.name.in_(sa.bindparam("names", expanding=True))
+    )
+    with pytest.raises(ValueError, match="IN"):
+        DriverStatement(expanding).first(scratch, {"names": ["a"]})
+
+
+@pytest.mark.postgresql_only
+def test_a_driver_statement_on_a_dead_connection_invalidates_it_as_core_does():
+    engine = make_engine(os.environ["DCC_DATABASE_URL"], pool_size=1)
+    admin_engine = make_engine(os.environ["DCC_DATABASE_URL"])
+    query = DriverStatement(sa.select(sa.literal_column("pg_backend_pid()")))
+    try:
+        with engine.connect() as conn:
+            (pid,) = query.first(conn, {})
+            conn.commit()
+            with admin_engine.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                admin.commit()
+            with pytest.raises(sa.exc.OperationalError) as raised:
+                query.first(conn, {})
+            assert raised.value.connection_invalidated
+        with engine.connect() as conn:  # the pool replaced it
+            assert query.first(conn, {})[0] != pid
+    finally:
+        engine.dispose()
+        admin_engine.dispose()
