@@ -8,7 +8,8 @@ port, and this process loads it. Printed figures are ratios against the trivial 
 - p50/p95 latency of a regional month view (``/planning/sessions?region=&from=&to=``) and of a
   practitioner's upcoming sessions (``?practitioner=&from=now``), one request at a time;
 - registration throughput (``POST /planning/sessions/{id}/registrations``) with N concurrent
-  clients, against /health/live with the same clients for the same time.
+  clients, against /health/live with the same clients for the same time, in alternated short
+  rounds (the ratio is the median of the rounds' ratios).
 
     .venv/bin/python benchmarks/bench_planning.py                       # SQLite, full scale
     .venv/bin/python benchmarks/bench_planning.py --scale 0.1           # a tenth
@@ -368,6 +369,17 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
+def merged(measures: list[dict]) -> dict:
+    """Several rounds of one throughput measure as one."""
+    statuses: dict[int, int] = {}
+    for m in measures:
+        for status, count in m["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    n, elapsed = sum(m["n"] for m in measures), sum(m["elapsed"] for m in measures)
+    cpu = {k: sum(m["cpu"][k] for m in measures) for k in measures[0]["cpu"]}
+    return {"rps": n / elapsed, "n": n, "statuses": statuses, "elapsed": elapsed, "cpu": cpu}
+
+
 def throughput(port: int, job, clients: int, seconds: float, max_requests: int) -> dict:
     done, statuses, lock = [0], {}, threading.Lock()
     cpu_before = cpu_seconds()
@@ -402,7 +414,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=55_000)
     parser.add_argument("--registrations", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300, help="per latency measure")
-    parser.add_argument("--seconds", type=float, default=15, help="per throughput measure")
+    parser.add_argument(
+        "--seconds", type=float, default=30, help="per throughput measure, all rounds together"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternated throughput rounds")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
         "--workers", type=int, default=2,
@@ -499,8 +514,18 @@ def main() -> None:
             return request(port, "POST", f"/planning/sessions/{session_id}/registrations",
                            body, tok)[0]  # fmt: skip
 
-        live_rps = throughput(port, live_job, args.clients, args.seconds, 100_000)
-        register_rps = throughput(port, register_job, args.clients, args.seconds, 20_000)
+        # Alternate short rounds of both measures: this machine's speed drifts by up to a
+        # quarter within a minute, and one long measure of each would charge the drift to the
+        # ratio. Each round's ratio is printed; the figure is their median.
+        rounds = []
+        for _ in range(args.rounds):
+            live_round = throughput(port, live_job, args.clients, args.seconds / args.rounds,
+                                    100_000)  # fmt: skip
+            register_round = throughput(port, register_job, args.clients,
+                                        args.seconds / args.rounds, 20_000)  # fmt: skip
+            rounds.append((live_round, register_round))
+        live_rps, register_rps = merged([r[0] for r in rounds]), merged([r[1] for r in rounds])
+        ratios = sorted(r[1]["rps"] / r[0]["rps"] for r in rounds)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -515,10 +540,11 @@ def main() -> None:
           f"p95 {live['p95']:7.1f} ms          n={live['n']}")  # fmt: skip
     print(line("regional month view", regional))
     print(line("practitioner's upcoming sessions", practitioner))
-    ratio = register_rps["rps"] / live_rps["rps"]
+    ratio = statistics.median(ratios)
     print(f"throughput with {args.clients} clients: /health/live {live_rps['rps']:.0f} req/s; "
           f"registrations {register_rps['rps']:.0f} req/s = {ratio:.0%} of baseline "
-          f"{register_rps['statuses']}")  # fmt: skip
+          f"(median of {len(ratios)} alternated rounds: "
+          f"{', '.join(f'{r:.0%}' for r in ratios)}) {register_rps['statuses']}")  # fmt: skip
     for name, m in (("/health/live", live_rps), ("registrations", register_rps)):
         per_request = ", ".join(
             f"{k} {v / max(1, m['n']) * 1000:.2f} ms" for k, v in m["cpu"].items()
