@@ -107,7 +107,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # straight on the driver: Core's execution of this one word cost as much as a
+        # registration's INSERT, for nothing to process (SQLite fails a BEGIN only inside a
+        # transaction, which this event never fires in)
+        conn.connection.dbapi_connection.execute("BEGIN")
 
     if engine.url.database not in (None, "", ":memory:"):
         WriterQueue(f"{engine.url.database}.writer-lock").attach(engine)
@@ -300,9 +303,11 @@ class DriverStatement:
         self._compiled[dialect.name] = found
         return found
 
-    def execute(self, connection: Any, params: dict[str, Any]) -> Any:
+    def execute(self, connection: Any, params: dict[str, Any], *, prepare: bool = True) -> Any:
         """Run on ``connection`` (a SQLAlchemy ``Connection``, in its transaction); returns
-        the driver's cursor (``rowcount``, ``lastrowid``, and ``one``/``first`` below)."""
+        the driver's cursor (``rowcount``, ``lastrowid``; rows through ``first``/``all``).
+        ``prepare=False``: PostgreSQL plans it for these values each time, never with a
+        generic plan (the statement is not prepared, which costs no round trip)."""
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         if compiled.defaults:
@@ -316,7 +321,10 @@ class DriverStatement:
         for listener in connection.dispatch.before_cursor_execute:
             listener(connection, cursor, sql, values, None, False)
         try:
-            cursor.execute(sql, values)
+            if prepare or dialect.name != "postgresql":
+                cursor.execute(sql, values)
+            else:
+                cursor.execute(sql, values, prepare=False)
         except dialect.loaded_dbapi.Error as error:
             # wraps it, invalidates the connection on a disconnect, runs handle_error hooks
             connection._handle_dbapi_exception(error, sql, values, cursor, None)
@@ -325,14 +333,30 @@ class DriverStatement:
     def first(self, connection: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed as Core would: booleans, UTC instants), or None."""
         cursor = self.execute(connection, params)
-        row = cursor.fetchone()
-        cursor.close()
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
         if row is None:
             return None
         results = self._compiled[connection.dialect.name].results
         if results is None:
             return tuple(row)
         return tuple(p(v) if p else v for p, v in zip(results, row, strict=False))
+
+    def all(
+        self, connection: Any, params: dict[str, Any], *, prepare: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """Every row, processed as ``first`` does."""
+        cursor = self.execute(connection, params, prepare=prepare)
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        results = self._compiled[connection.dialect.name].results
+        if results is None:
+            return [tuple(row) for row in rows]
+        return [tuple(p(v) if p else v for p, v in zip(results, row, strict=False)) for row in rows]
 
 
 class _Compiled(NamedTuple):

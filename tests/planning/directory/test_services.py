@@ -6,7 +6,7 @@ import collections
 import random
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import exc, select, text, update
 
 from core.db import db
 from core.errors import InvalidInput, NotFound
@@ -407,3 +407,14 @@ def test_several_word_totals_read_with_the_page(create_practitioner, monkeypatch
     assert names(services.search_practitioners(name="dupa", page=7, page_size=1)) == [
         "Gilles DUPAZ"
     ]
+
+
+@pytest.mark.postgresql_only
+def test_a_search_statement_cut_by_the_statement_timeout_is_a_database_error(people):
+    # the search's statements run on the DBAPI cursor: their errors still come out as
+    # SQLAlchemy's (a timeout: OperationalError, which the API answers with 503, not 500)
+    connection = db.session.connection()
+    connection.execute(text("SET LOCAL statement_timeout = 1"))
+    slow = select(text("1 FROM pg_sleep(0.2)"))
+    with pytest.raises(exc.OperationalError, match="statement timeout"):
+        services._fetch(connection, slow, {}, custom_plan=True)
