@@ -258,3 +258,20 @@ def test_a_driver_statement_on_a_dead_connection_invalidates_it_as_core_does():
     finally:
         engine.dispose()
         admin_engine.dispose()
+
+
+def test_a_waiting_writer_polls_soon_then_every_half_millisecond(tmp_path, monkeypatch):
+    path = str(tmp_path / "p.writer-lock")
+    holder, waiter = WriterQueue(path), WriterQueue(path)
+    assert holder.acquire()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 8:
+            holder.release()  # the writer before commits
+
+    monkeypatch.setattr(db_module.time, "sleep", sleep)
+    assert waiter.acquire() is True
+    assert waits == [0.00005, 0.0001, 0.0002, 0.0004, 0.0005, 0.0005, 0.0005, 0.0005]
+    waiter.release()
