@@ -344,12 +344,7 @@ class DriverStatement:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        if row is None:
-            return None
-        results = self._compiled[connection.dialect.name].results
-        if results is None:
-            return tuple(row)
-        return tuple(p(v) if p else v for p, v in zip(results, row, strict=False))
+        return None if row is None else self._processed(connection, [row])[0]
 
     def all(
         self, connection: Any, params: dict[str, Any], *, prepare: bool = True
@@ -360,6 +355,9 @@ class DriverStatement:
             rows = cursor.fetchall()
         finally:
             cursor.close()
+        return self._processed(connection, rows)
+
+    def _processed(self, connection: Any, rows: list[Any]) -> list[tuple[Any, ...]]:
         results = self._compiled[connection.dialect.name].results
         if results is None:
             return [tuple(row) for row in rows]

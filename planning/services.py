@@ -1063,10 +1063,10 @@ def _take_place_statement(*, before_deadline: bool) -> Any:
     )
 
 
-# Built once: registrations are the hot write path, and building and keying a statement
-# costs more than running it.
-_TAKE_PLACE = _take_place_statement(before_deadline=False)
-_TAKE_PLACE_BEFORE_DEADLINE = _take_place_statement(before_deadline=True)
+# Built once and run on the driver's cursor: registrations are the hot write path, and
+# building, keying and executing a statement through Core costs more than running it.
+_TAKE_PLACE = DriverStatement(_take_place_statement(before_deadline=False))
+_TAKE_PLACE_BEFORE_DEADLINE = DriverStatement(_take_place_statement(before_deadline=True))
 
 
 def _take_place(
@@ -1082,9 +1082,10 @@ def _take_place(
     if deadline_after is not None:
         statement = _TAKE_PLACE_BEFORE_DEADLINE
         params["deadline_after"] = deadline_after
-    result = db.session.execute(statement, params)
+    taken = bool(statement.execute(db.session.connection(), params).rowcount)
+    feed_changes.mark_changed()  # a Core write of a watched table, which no ORM event sees
     _expire_count(session_id)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return taken
 
 
 def _release_place(session_id: int, now: dt.datetime) -> None:
@@ -1181,7 +1182,6 @@ _CONTEXT_WIDTH = len(_REGISTRATION_CONTEXT.selected_columns)  # PostgreSQL's add
 # The registration's statements run on the driver's cursor (the hot write path: Core's
 # execution costs more than SQLite takes to run them).
 _CONTEXT = DriverStatement(_REGISTRATION_CONTEXT)
-_TAKE_PLACE_ON_CURSOR = DriverStatement(_TAKE_PLACE_BEFORE_DEADLINE)
 
 
 def _take_place_with_context() -> Any:
@@ -1232,12 +1232,7 @@ def register_dossier(
         else:  # why not: as the session is now, not as it was before waiting for its lock
             found = _CONTEXT.first(connection, params)
     else:
-        taken = bool(
-            _TAKE_PLACE_ON_CURSOR.execute(
-                connection, {"session_id": session_id, "now": now, "deadline_after": now}
-            ).rowcount
-        )
-        _expire_count(session_id)
+        taken = _take_place(session_id, now, deadline_after=now)
         found = _CONTEXT.first(connection, params)
     if found is None:
         raise NotFound(f"no session {session_id}")
