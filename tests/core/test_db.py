@@ -275,3 +275,22 @@ def test_a_waiting_writer_polls_soon_then_every_half_millisecond(tmp_path, monke
     assert waiter.acquire() is True
     assert waits == [0.00005, 0.0001, 0.0002, 0.0004, 0.0005, 0.0005, 0.0005, 0.0005]
     waiter.release()
+
+
+def test_a_driver_statement_keeps_literal_percents_and_repeated_parameters(scratch):
+    # on PostgreSQL it runs with $n placeholders of its own: a literal % and a parameter used
+    # twice must survive the rewriting
+    scratch.execute(sa.insert(_SCRATCH), [{"name": n} for n in ("50%", "a", "ab")])
+    query = sa.select(
+        _SCRATCH.c.name, sa.literal_column("'100%'"), sa.bindparam("p", type_=sa.String)
+    ).where(sa.or_(_SCRATCH.c.name.like("%\\%", escape="\\"), _SCRATCH.c.name == sa.bindparam("p")))
+    rows = DriverStatement(query.order_by(_SCRATCH.c.name)).all(scratch, {"p": "ab"})
+    assert rows == [("50%", "100%", "ab"), ("ab", "100%", "ab")]
+
+
+def test_native_placeholders_number_each_name_once_and_unescape_percents():
+    sql, names = db_module._native_placeholders(
+        "SELECT %(a)s, '5%%', %(b)s WHERE x = %(a)s AND y LIKE '%%%%(a)s'"
+    )
+    assert sql == "SELECT $1, '5%', $2 WHERE x = $1 AND y LIKE '%%(a)s'"
+    assert names == ["a", "b"]
