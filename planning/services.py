@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -1162,14 +1164,14 @@ def _registration_context() -> Any:
             Session.status,
             Session.registration_deadline,
             Session.capacity,
-            Rcp.id,
+            Rcp.id.label("rcp_id"),
             Rcp.region,
             Rcp.host_finess,
             Rcp.open_to_external,
-            duplicate,
-            active,
-            works_there,
-            ANY_ACTIVE_WEBHOOK,
+            duplicate.label("duplicate_id"),
+            active.label("physician_active"),
+            works_there.label("physician_works_there"),
+            ANY_ACTIVE_WEBHOOK.label("any_webhook"),
         )
         .join(Session.rcp)
         .where(Session.id == session_id)
@@ -1178,30 +1180,10 @@ def _registration_context() -> Any:
 
 _ACTIVE = sorted(lifecycle.ACTIVE)
 _REGISTRATION_CONTEXT = _registration_context()
-_CONTEXT_WIDTH = len(_REGISTRATION_CONTEXT.selected_columns)  # PostgreSQL's adds "taken"
+_CONTEXT_WIDTH = len(_REGISTRATION_CONTEXT.selected_columns)  # PostgreSQL's adds two ids
 # The registration's statements run on the driver's cursor (the hot write path: Core's
 # execution costs more than SQLite takes to run them).
 _CONTEXT = DriverStatement(_REGISTRATION_CONTEXT)
-
-
-def _take_place_with_context() -> Any:
-    """PostgreSQL: the place-taking UPDATE as a data-modifying CTE of the context query, one
-    round trip instead of two. The UPDATE still locks the session row and re-checks its
-    conditions after a concurrent registration commits, so the capacity holds; the context
-    is read from the statement's snapshot, taken before that wait. Hence a dossier that a
-    concurrent request registered meanwhile is refused by the unique index, and a refusal
-    (no place taken) reads the context again to say why."""
-    taken = (
-        _take_place_statement(before_deadline=True)
-        .returning(Session.__table__.c.id)
-        .cte("taken_place")
-    )
-    return _REGISTRATION_CONTEXT.add_columns(
-        select(func.count()).select_from(taken).scalar_subquery().label("taken")
-    )
-
-
-_TAKE_PLACE_WITH_CONTEXT = DriverStatement(_take_place_with_context())
 
 
 def register_dossier(
@@ -1215,23 +1197,27 @@ def register_dossier(
     now = now or utcnow()
     rpps = _acting_rpps(principal)
     params = {"session_id": session_id, "patient_ref": data["patient_ref"], "rpps": rpps}
-    # Take the place first, with one conditional UPDATE: the transaction starts as a writer,
-    # so concurrent registrations queue on the row (PostgreSQL) or the database lock (SQLite)
-    # instead of racing; any refusal below rolls the place back with the transaction.
-    # Then everything the checks need in one query (see _REGISTRATION_CONTEXT): plain
-    # columns. Every statement runs on the driver's cursor of the transaction's connection
+    rows = _NewRegistration.of(principal, session_id, rpps, data)
+    # Every statement runs on the driver's cursor of the transaction's connection
     # (DriverStatement: no ORM nor Core execution machinery).
     connection = db.session.connection()
+    ids: tuple[int, int] | None = None
     if connection.dialect.name == "postgresql":
-        found = _TAKE_PLACE_WITH_CONTEXT.first(
-            connection, {**params, "now": now, "deadline_after": now}
-        )
-        taken = bool(found and found[_CONTEXT_WIDTH])
+        # the checks, the place and the writes in one statement (_REGISTER)
+        with _duplicate_as_conflict(session_id):
+            found = _REGISTER.first(connection, {**params, **rows.statement_params(now)})
+        taken = found is not None and found[_CONTEXT_WIDTH] is not None
         if taken:
-            _expire_count(session_id)  # the feeds' row is replaced with the registration
+            ids = found[_CONTEXT_WIDTH], found[_CONTEXT_WIDTH + 1]  # type: ignore[index]
+            _expire_count(session_id)
+            feed_changes.bumped()  # its statement replaced the feeds' row
         else:  # why not: as the session is now, not as it was before waiting for its lock
             found = _CONTEXT.first(connection, params)
     else:
+        # Take the place first, with one conditional UPDATE: the transaction starts as a
+        # writer, so concurrent registrations queue on the database lock instead of racing;
+        # any refusal below rolls the place back with the transaction. Then everything the
+        # checks need in one query (_REGISTRATION_CONTEXT): plain columns.
         taken = _take_place(session_id, now, deadline_after=now)
         found = _CONTEXT.first(connection, params)
     if found is None:
@@ -1263,19 +1249,22 @@ def register_dossier(
             f"(registration {duplicate_id})",
             code="duplicate",
         )
-    if not taken:
-        raise Conflict(
-            f"session {session_id} is full ({capacity} dossiers)",
-            code="session-full",
-            capacity=capacity,
-        )
     if not physician_active:
         raise Forbidden(f"the physician {rpps} is not an active professional of the directory")
     if not open_to_external and not physician_works_there:
         raise Forbidden(
             f"RCP {rcp_id} takes dossiers only from physicians of establishment {host_finess}"
         )
-    registration = _insert_registration(principal, session_id, rpps, data, region=region)
+    if not taken:
+        raise Conflict(
+            f"session {session_id} is full ({capacity} dossiers)",
+            code="session-full",
+            capacity=capacity,
+        )
+    if ids is None:
+        with _duplicate_as_conflict(session_id):
+            ids = rows.insert(connection, region)
+    registration = rows.attach(*ids)
     if any_webhook:
         # the outbox needs the session and its RCP (only when some webhook may want them)
         notify_registration(
@@ -1325,21 +1314,52 @@ _AUDIT_COLUMNS = [
 ]
 
 
-def _chained_inserts() -> Any:
-    """The registration, its first event, its audit row and the feeds' change token in one
-    statement (PostgreSQL: one round trip instead of four): data-modifying CTEs that take the
-    new registration's id."""
+def _register_in_one_statement() -> Any:
+    """PostgreSQL: a whole registration in one statement, the only round trip between BEGIN
+    and COMMIT. Data-modifying CTEs, in this order of need:
 
-    def param(table: Any, column: str, prefix: str = "") -> Any:
+    - ``registration_context``: what the checks need (``_REGISTRATION_CONTEXT``), read from
+      the statement's snapshot;
+    - ``taken_place``: the place-taking UPDATE, on condition that the context allows the
+      registration (no active registration of the dossier, an active physician who may
+      register there). It locks the session row and re-checks the row's own conditions after
+      a concurrent registration commits, so the capacity holds; a dossier that a concurrent
+      request registered meanwhile is refused by the unique index;
+    - the registration, its first event and its audit row (whose region is the context's),
+      inserted from the taken place only;
+    - the feeds' change token of the region (``feed_changes.registration_bump_cte``).
+
+    The statement returns the context and, when registered, the new registration's and
+    event's ids. A refusal (no id) reads the context again to say why, as the session is
+    now rather than as it was before waiting for its lock."""
+
+    def param(table: Any, column: str, prefix: str) -> Any:
         # typed in the SQL (a NULL parameter in a SELECT list would be text); strings cast
         # without a length, so that a value too long still fails rather than being cut
         column_type = table.c[column].type
         sql_type = String() if isinstance(column_type, String) else column_type
         return cast(bindparam(prefix + column, type_=column_type), sql_type)
 
+    context = _REGISTRATION_CONTEXT.cte("registration_context")
+    allowed = exists().where(
+        context.c.duplicate_id.is_(None),
+        context.c.physician_active.is_(True),
+        or_(context.c.open_to_external.is_(True), context.c.physician_works_there),
+    )
+    taken = (
+        _take_place_statement(before_deadline=True)
+        .where(allowed)
+        .returning(Session.__table__.c.id)
+        .cte("taken_place")
+    )
     registration = (
         insert(_REGISTRATION_TABLE)
-        .values({c: bindparam(c) for c in _REGISTRATION_COLUMNS})
+        .from_select(
+            _REGISTRATION_COLUMNS,
+            select(
+                *[param(_REGISTRATION_TABLE, c, "new_") for c in _REGISTRATION_COLUMNS]
+            ).select_from(taken),
+        )
         .returning(_REGISTRATION_TABLE.c.id)
         .cte("new_registration")
     )
@@ -1352,21 +1372,26 @@ def _chained_inserts() -> Any:
         .returning(_EVENT_TABLE.c.registration_id, _EVENT_TABLE.c.id)
         .cte("new_event")
     )
+    registered = registration.join(context, true())
     trail = insert(_AUDIT_TABLE).from_select(
         ["entity_id", *_AUDIT_COLUMNS],
         select(
             cast(registration.c.id, String),
-            *[param(_AUDIT_TABLE, c, "audit_") for c in _AUDIT_COLUMNS],
-        ),
+            *[
+                context.c.region if c == "region" else param(_AUDIT_TABLE, c, "audit_")
+                for c in _AUDIT_COLUMNS
+            ],
+        ).select_from(registered),
     )
-    # and the feeds' change token (the commit would otherwise replace it in a round trip of its
-    # own): still the transaction's last lock, as feeds.changes wants
-    return select(event.c.registration_id, event.c.id).add_cte(
-        trail.cte("new_audit_event"), feed_changes.PLANNING_BUMP_CTE
+    bump = feed_changes.registration_bump_cte(context.c.region, registered)
+    return (
+        select(*context.c, event.c.registration_id, event.c.id.label("event_id"))
+        .select_from(context.outerjoin(event, true()))
+        .add_cte(trail.cte("new_audit_event"), bump)
     )
 
 
-_CHAINED_INSERTS = DriverStatement(_chained_inserts())
+_REGISTER = DriverStatement(_register_in_one_statement())
 
 
 def _insert_statement(table: Any, columns: list[str]) -> DriverStatement:
@@ -1379,71 +1404,97 @@ _INSERT_EVENT = _insert_statement(_EVENT_TABLE, ["registration_id", *_EVENT_COLU
 _INSERT_AUDIT_EVENT = _insert_statement(_AUDIT_TABLE, ["entity_id", *_AUDIT_COLUMNS])
 
 
-def _insert_registration(
-    principal: Principal,
-    session_id: int,
-    rpps: str,
-    data: dict[str, Any],
-    *,
-    region: str | None,
-) -> Registration:
-    """Write a new registration, its first event and its audit row with INSERTs on the
-    driver's cursor (the hot path: the unit of work costs several times the statements),
-    chained in one statement on PostgreSQL; then attach the registration and its event to the
-    ORM session as persistent objects, loaded as if just read, so that the caller and the
+@dataclass
+class _NewRegistration:
+    """The rows a registration writes: the registration, its first event and its audit row,
+    written with INSERTs on the driver's cursor (the hot path: the unit of work costs several
+    times the statements), within ``_REGISTER`` on PostgreSQL; then attached to the ORM
+    session as persistent objects, loaded as if just read, so that the caller and the
     response need no query and the commit has nothing left to flush."""
-    now = utcnow()
-    status = lifecycle.RegistrationStatus.PROPOSED.value
-    values: dict[str, Any] = {
-        "session_id": session_id,
-        "registering_rpps": rpps,
-        "client_id": principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
-        "patient_ref": data["patient_ref"],
-        "tumour_code": data["tumour_code"],
-        "question": data["question"],
-        "phase": data["phase"],
-        "wished_date": data.get("wished_date"),
-        "patient_over_75": data.get("patient_over_75", False),
-        "status": status,
-        "reason": None,
-        "deferred_to_id": None,
-        "deferred_from_id": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    event_values: dict[str, Any] = {
-        "at": now,
-        "from_status": None,
-        "to_status": status,
-        "actor_subject": principal.subject,
-        "actor_role": principal.role.value,
-        "reason": None,
-        "target_session_id": None,
-    }
-    trail = audit.event_values(
-        principal,
-        "register",
-        "registration",
-        "",  # the registration's id, known once inserted
-        region=region,
-        changes={"session_id": session_id, "status": status},
-    )
-    connection = db.session.connection()
+
+    values: dict[str, Any]
+    event_values: dict[str, Any]
+    trail: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, principal: Principal, session_id: int, rpps: str, data: dict[str, Any]
+    ) -> _NewRegistration:
+        now = utcnow()
+        status = lifecycle.RegistrationStatus.PROPOSED.value
+        values: dict[str, Any] = {
+            "session_id": session_id,
+            "registering_rpps": rpps,
+            "client_id": principal.client_id if principal.role is Role.RCP_SOFTWARE else None,
+            "patient_ref": data["patient_ref"],
+            "tumour_code": data["tumour_code"],
+            "question": data["question"],
+            "phase": data["phase"],
+            "wished_date": data.get("wished_date"),
+            "patient_over_75": data.get("patient_over_75", False),
+            "status": status,
+            "reason": None,
+            "deferred_to_id": None,
+            "deferred_from_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        event_values: dict[str, Any] = {
+            "at": now,
+            "from_status": None,
+            "to_status": status,
+            "actor_subject": principal.subject,
+            "actor_role": principal.role.value,
+            "reason": None,
+            "target_session_id": None,
+        }
+        trail = audit.event_values(
+            principal,
+            "register",
+            "registration",
+            "",  # the registration's id, known once inserted
+            changes={"session_id": session_id, "status": status},
+        )
+        return cls(values, event_values, trail)
+
+    def statement_params(self, now: dt.datetime) -> dict[str, Any]:
+        """The parameters of ``_REGISTER`` besides the context's."""
+        params = {"now": now, "deadline_after": now}
+        params.update({"new_" + k: v for k, v in self.values.items()})
+        params.update({"event_" + k: v for k, v in self.event_values.items()})
+        params.update({"audit_" + k: self.trail[k] for k in _AUDIT_COLUMNS if k != "region"})
+        params.update(feed_changes.region_row_params(now))
+        return params
+
+    def insert(self, connection: Any, region: str | None) -> tuple[int, int]:
+        """SQLite: the three INSERTs (the row ids come from the cursor's lastrowid) and the
+        feeds' row; the registration's and its event's ids."""
+        registration_id = _INSERT_REGISTRATION.execute(connection, self.values).lastrowid
+        event_id = _INSERT_EVENT.execute(
+            connection, {**self.event_values, "registration_id": registration_id}
+        ).lastrowid
+        _INSERT_AUDIT_EVENT.execute(
+            connection, {**self.trail, "entity_id": str(registration_id), "region": region}
+        )
+        feed_changes.bump_registration(region, self.values["updated_at"])
+        return registration_id, event_id
+
+    def attach(self, registration_id: int, event_id: int) -> Registration:
+        """The registration written, with its first event, as persistent ORM objects."""
+        event_values = {"id": event_id, "registration_id": registration_id, **self.event_values}
+        first_event = _as_loaded(RegistrationEvent, event_values)
+        registration = _as_loaded(Registration, {"id": registration_id, **self.values})
+        set_committed_value(registration, "events", [first_event])
+        set_committed_value(first_event, "registration", registration)
+        db.session.add(registration)  # persistent, nothing pending (cascades to the event)
+        return registration
+
+
+@contextmanager
+def _duplicate_as_conflict(session_id: int) -> Iterator[None]:
+    """A dossier registered concurrently trips the unique index: a 409, not a 500."""
     try:
-        if connection.dialect.name == "postgresql":
-            params = dict(values)
-            params.update({"event_" + k: v for k, v in event_values.items()})
-            params.update({"audit_" + k: trail[k] for k in _AUDIT_COLUMNS})
-            params.update(feed_changes.registration_bump_params(now, region))
-            registration_id, event_id = _CHAINED_INSERTS.first(connection, params)  # type: ignore[misc]
-            feed_changes.bumped()
-        else:
-            registration_id = _INSERT_REGISTRATION.execute(connection, values).lastrowid
-            event_values["registration_id"] = registration_id
-            event_id = _INSERT_EVENT.execute(connection, event_values).lastrowid
-            trail["entity_id"] = str(registration_id)
-            _INSERT_AUDIT_EVENT.execute(connection, trail)
-            feed_changes.bump_registration(region, now)
+        yield
     except IntegrityError as error:
         if not any(mark in str(error.orig) for mark in _ACTIVE_DOSSIER_VIOLATION):
             raise
@@ -1452,13 +1503,6 @@ def _insert_registration(
             f"this dossier is already registered for session {session_id}",
             code="duplicate",
         ) from error
-    event_values["registration_id"] = registration_id
-    first_event = _as_loaded(RegistrationEvent, {"id": event_id, **event_values})
-    registration = _as_loaded(Registration, {"id": registration_id, **values})
-    set_committed_value(registration, "events", [first_event])
-    set_committed_value(first_event, "registration", registration)
-    db.session.add(registration)  # persistent, nothing pending (cascades to the event)
-    return registration
 
 
 def _as_loaded(model: type[Any], row: dict[str, Any]) -> Any:

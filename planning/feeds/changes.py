@@ -4,8 +4,7 @@ Every transaction that changes what a feed shows replaces one of the ``FeedVersi
 (ORM changes are noticed by the session events below; Core statements call
 ``mark_changed``); the feeds compare the rows' tokens to know whether anything changed.
 A registration replaces a row of its region only (``registration_row``), inside its own
-chained statement on PostgreSQL (``PLANNING_BUMP_CTE``, ``registration_bump_params``,
-``bumped``) to save a round trip.
+statement on PostgreSQL (``registration_bump_cte``, ``bumped``) to save a round trip.
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, column, event, insert, text, update
+from sqlalchemy import Integer, String, bindparam, case, cast, event, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 
@@ -159,38 +159,63 @@ def mark_changed(session: OrmSession | None = None, *, directory: bool = False) 
         info[_DIRECTORY_CHANGED] = True
 
 
-#: ``_BUMP`` as a data-modifying CTE that a PostgreSQL statement can carry (the registration's
-#: chained INSERTs), its parameters prefixed with ``feed_``.
-PLANNING_BUMP_CTE = (
-    text(_UPSERT.format(p="feed_") + " RETURNING id")
-    .bindparams(bindparam("feed_changed_at", type_=UTCDateTime()))
-    .columns(column("id", Integer))
-    .cte("feed_version_bump")
-)
+def region_row_sql(region: Any) -> Any:
+    """``registration_row`` as an SQL expression of a ``region`` column, for a statement that
+    reads the region itself (PostgreSQL). Its random draws come in as parameters
+    (``region_row_params``): ``feed_pick``, the row among the region's, and ``feed_fallback``,
+    the planning row of an unknown region."""
+    return case(
+        (
+            region.regexp_match("^[0-9]{1,2}$"),
+            REGION_ROW_BASE + cast(region, Integer) * REGION_SPREAD + bindparam("feed_pick"),
+        ),
+        else_=bindparam("feed_fallback"),
+    )
 
 
-def registration_bump_params(
-    now: dt.datetime, region: str | None, prefix: str = "feed_"
-) -> dict[str, Any]:
-    """The parameters that replace the row of a registration in ``region`` (by default,
-    those of ``PLANNING_BUMP_CTE``)."""
+def region_row_params(now: dt.datetime) -> dict[str, Any]:
+    """The parameters of ``registration_bump_cte``."""
     return {
-        prefix + "id": registration_row(region),
-        prefix + "token": secrets.token_hex(16),
-        prefix + "changed_at": now,
+        "feed_pick": secrets.randbelow(REGION_SPREAD),
+        "feed_fallback": PLANNING_ROWS[secrets.randbelow(len(PLANNING_ROWS))],
+        "feed_token": secrets.token_hex(16),
+        "feed_changed_at": now,
     }
+
+
+def registration_bump_cte(region: Any, source: Any) -> Any:
+    """PostgreSQL: the replacement of the row of a registration in ``region`` (a column of
+    ``source``), as a data-modifying CTE that a statement writing the registration carries, so
+    that no round trip of its own is needed. It writes once per row of ``source``: give it the
+    registration just inserted. Unread by the statement, it runs after the statement's other
+    parts, so its row stays the transaction's last lock, as the commit's bump would be."""
+    table = _VERSION_TABLE
+    upsert = pg_insert(table).from_select(
+        ["id", "token", "changed_at"],
+        select(
+            region_row_sql(region),
+            cast(bindparam("feed_token"), String),
+            cast(bindparam("feed_changed_at", type_=UTCDateTime()), UTCDateTime()),
+        ).select_from(source),
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"token": upsert.excluded.token, "changed_at": upsert.excluded.changed_at},
+    )
+    return upsert.returning(table.c.id).cte("feed_version_bump")
 
 
 def bump_registration(region: str | None, now: dt.datetime) -> None:
     """Replace the row of a registration in ``region`` now (engines without the chained
     statement), instead of a planning row at commit."""
     session = db.session()
-    _BUMP_ON_CURSOR.execute(session.connection(), registration_bump_params(now, region, prefix=""))
+    values = {"id": registration_row(region), "token": secrets.token_hex(16), "changed_at": now}
+    _BUMP_ON_CURSOR.execute(session.connection(), values)
     bumped(session)
 
 
 def bumped(session: OrmSession | None = None) -> None:
-    """The transaction replaced a planning row itself (``PLANNING_BUMP_CTE``): the commit need
+    """The transaction replaced a planning row itself (``registration_bump_cte``): the commit need
     not do it again, unless something else changes before it."""
     info = (session or db.session()).info
     if not info.get(_DIRECTORY_CHANGED):

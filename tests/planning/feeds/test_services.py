@@ -100,6 +100,22 @@ def test_region_rows_are_distinct_per_region_and_clear_of_the_planning_rows():
     assert changes.registration_row("2A") in changes.PLANNING_ROWS
 
 
+def test_the_sql_region_row_is_the_row_python_draws(world):
+    # PostgreSQL's registration statement computes its row from the region it reads
+    from sqlalchemy import literal
+
+    from planning.feeds import changes
+
+    for code in [*geo.REGIONS, "2A", None, "123"]:
+        for pick in (0, changes.REGION_SPREAD - 1):
+            row = db.session.scalar(
+                select(changes.region_row_sql(literal(code))),
+                {"feed_pick": pick, "feed_fallback": changes.PLANNING_ROWS[-1]},
+            )
+            rows = changes.region_rows(code)
+            assert row == (rows[pick] if rows else changes.PLANNING_ROWS[-1]), code
+
+
 def test_every_change_draws_a_new_random_token(create_session):
     # random, not a counter: a change rolled back and redone never repeats a token seen before
     tokens = set()
