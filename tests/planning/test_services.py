@@ -370,6 +370,23 @@ def test_closed_rcps_take_only_their_establishment_physicians(world, create_rcp,
     assert services.register_dossier(principal=local, session_id=session.id, data=DOSSIER).id
 
 
+def test_who_may_register_is_said_before_whether_there_is_room(world, create_rcp, create_session):
+    # a refusal names its first reason in a fixed order, whatever the engine: on PostgreSQL
+    # the checks are conditions of the place-taking UPDATE, and a full session takes no place
+    session = create_session(rcp=create_rcp(open_to_external=False), capacity=1)
+    local = world.doctor(world.local_physician)
+    services.register_dossier(principal=local, session_id=session.id, data=DOSSIER)
+    with pytest.raises(Forbidden, match="only from physicians"):
+        services.register_dossier(principal=world.doctor(), session_id=session.id, data=DOSSIER)
+    unknown = Principal("10000000000", Role.PHYSICIAN, "tests", rpps="10000000000")
+    with pytest.raises(Forbidden, match="not an active professional"):
+        services.register_dossier(principal=unknown, session_id=session.id, data=DOSSIER)
+    with pytest.raises(Conflict, match="full"):
+        services.register_dossier(
+            principal=local, session_id=session.id, data={**DOSSIER, "patient_ref": "DXC-9"}
+        )
+
+
 def test_software_registers_on_behalf_of_a_physician(world, create_session):
     session = create_session()
     software = Principal("client-1", Role.RCP_SOFTWARE, "tests", region="53", client_id="client-1")
