@@ -187,8 +187,9 @@ def registration_bump_cte(region: Any, source: Any) -> Any:
     """PostgreSQL: the replacement of the row of a registration in ``region`` (a column of
     ``source``), as a data-modifying CTE that a statement writing the registration carries, so
     that no round trip of its own is needed. It writes once per row of ``source``: give it the
-    registration just inserted. Unread by the statement, it runs after the statement's other
-    parts, so its row stays the transaction's last lock, as the commit's bump would be."""
+    registration just inserted, which also makes it run after whatever that insert needed
+    (the session row's lock), so its row stays the transaction's last lock, as the commit's
+    bump would be."""
     table = _VERSION_TABLE
     upsert = pg_insert(table).from_select(
         ["id", "token", "changed_at"],
