@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -339,11 +340,14 @@ def import_practitioners(
     progress: Progress | None = None,
     max_deactivation_ratio: float | None = 0.25,
     deactivate_missing: bool = True,
+    background_writes: bool | None = None,
 ) -> ImportReport:
     """Load an RPPS extraction read by ``importers.read_rpps``; commits batch by batch.
 
     ``deactivate_missing=False`` for a partial file (a region, the demo): nothing it lacks is
     deactivated. The derived search data (summaries, prefix counts) is written with the rows.
+    ``background_writes``: whether each batch is written while the next one is prepared
+    (``_BatchWrites``; by default on PostgreSQL).
     """
     session = db.session()
     writer = _Writer(session)
@@ -367,15 +371,22 @@ def import_practitioners(
             rebuild_prefix_counts(session)  # a first load that died before counting
             session.commit()
         reported = 0
-        for batch in _batches(records(), batch_size):
-            _practitioner_batch(writer, _merge_duplicates(batch), seen, report, deltas)
-            if deltas is not None:
-                apply_prefix_deltas(session, deltas)
-            session.commit()
-            if progress:
-                # Once per batch (lines read since the last call): the bar needs no more.
-                progress(report.read - reported)
-                reported = report.read
+        writes = _BatchWrites(session, background=background_writes)
+        try:
+            for batch in _batches(records(), batch_size):
+                batch = _merge_duplicates(batch)
+                keys = {record.national_id for record in batch}
+                writes.read_after(keys)
+                # each batch its own changes to the prefix counts, applied with its writes
+                batch_deltas = None if deltas is None else PrefixDeltas()
+                write = _practitioner_batch(writer, batch, seen, report, batch_deltas)
+                writes.submit(write, keys)
+                if progress:
+                    # Once per batch (lines read since the last call): the bar needs no more.
+                    progress(report.read - reported)
+                    reported = report.read
+        finally:
+            writes.close()
     if first_load:
         rebuild_prefix_counts(session)
         session.commit()
@@ -389,6 +400,79 @@ def import_practitioners(
     session.commit()
     session.expire_all()  # the writes bypassed the ORM: loaded objects are stale
     return report
+
+
+class _BatchWrites:
+    """Each batch's writes, in a transaction of their own, in a thread of their own while
+    the importer prepares the next batch.
+
+    Reading and preparing a batch is Python; writing it is mostly the database's work
+    (PostgreSQL's server receiving the COPY, or SQLite's C code, which lets go of the GIL).
+    One after the other, the importer waited for the database about half of a national
+    import. Here one batch is written while the next is prepared; at most one is in flight,
+    and a batch that names a professional of the batch in flight waits for it to be written
+    first, so that it reads what that batch stored, as one after the other would.
+
+    ``background=None`` (the default): on PostgreSQL only, whose server works in a process of
+    its own. SQLite writes in the importing process, much of it under the GIL, and there
+    the thread only added contention (national file: 18,517 rows/s and 182 s of CPU with it,
+    19,240-19,711 rows/s and 167 s without; PostgreSQL: 16,706 rows/s with it, 15,112
+    without). Never when the session is bound to one connection (tests' outer transaction):
+    the thread needs a connection of its own. A failure of a write stops the import at the
+    next batch with that error; the batch in flight when the importer fails is still
+    written and committed, whole.
+    """
+
+    def __init__(self, session: Session, *, background: bool | None) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        bind = session.get_bind()
+        if background is None:
+            background = bind.dialect.name == "postgresql"
+        if background and isinstance(bind, Engine):
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="directory-writes")
+        self._in_flight: Future[None] | None = None
+        self._in_flight_keys: set[str] = set()
+
+    def read_after(self, keys: Iterable[str]) -> None:
+        """Wait for the batch in flight if it writes any of ``keys``."""
+        if self._in_flight_keys and not self._in_flight_keys.isdisjoint(keys):
+            self.wait()
+
+    def submit(self, write: Callable[[], None], keys: set[str]) -> None:
+        """Run ``write`` (which commits) once the batch before it is written."""
+        if self._pool is None:
+            write()
+            return
+        self.wait()
+        db.session().commit()  # the importer's reads end their transaction meanwhile
+        self._in_flight = self._pool.submit(self._in_thread, write)
+        self._in_flight_keys = keys
+
+    def wait(self) -> None:
+        """Wait for the batch in flight; raises its error."""
+        in_flight, self._in_flight = self._in_flight, None
+        self._in_flight_keys = set()
+        if in_flight is not None:
+            in_flight.result()
+
+    def close(self) -> None:
+        """Wait for the batch in flight and stop the thread (its session closed)."""
+        if self._pool is None:
+            return
+        try:
+            self.wait()
+        finally:
+            self._pool.submit(db.session.remove).result()
+            self._pool.shutdown()
+            self._pool = None
+
+    @staticmethod
+    def _in_thread(write: Callable[[], None]) -> None:
+        try:
+            write()
+        except BaseException:
+            db.session().rollback()
+            raise
 
 
 class _Stored(NamedTuple):
@@ -408,7 +492,9 @@ def _practitioner_batch(
     seen: _Seen,
     report: ImportReport,
     deltas: PrefixDeltas | None,
-) -> None:
+) -> Callable[[], None]:
+    """Read what is stored of ``batch`` and prepare its rows; returns the writes (which
+    commit), for ``_BatchWrites`` to run."""
     existing = {
         row[1]: _Stored(*row)
         for row in writer.select_by_keys(
@@ -449,12 +535,22 @@ def _practitioner_batch(
             report.unchanged += 1
         else:
             changed.append((stored, record, again))
-    writer.insert(PRACTITIONER, people)
-    writer.insert_tuples(ACTIVITY, ACTIVITY_COLUMNS, activities)
-    writer.insert_tuples(PRACTITIONER_TOKEN, TOKEN_COLUMNS, words)
-    if changed:
-        _update_practitioners(writer, changed, deltas)
-        report.updated += sum(1 for _, _, again in changed if not again)
+    report.updated += sum(1 for _, _, again in changed if not again)
+
+    def write() -> None:
+        # in the session of the thread that runs it (_BatchWrites), which it commits
+        session = db.session()
+        batch_writer = writer if session is writer.session else _Writer(session)
+        batch_writer.insert(PRACTITIONER, people)
+        batch_writer.insert_tuples(ACTIVITY, ACTIVITY_COLUMNS, activities)
+        batch_writer.insert_tuples(PRACTITIONER_TOKEN, TOKEN_COLUMNS, words)
+        if changed:
+            _update_practitioners(batch_writer, changed, deltas)
+        if deltas is not None:
+            apply_prefix_deltas(session, deltas)
+        session.commit()
+
+    return write
 
 
 def _update_practitioners(

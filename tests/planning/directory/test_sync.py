@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import random
+import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -162,6 +164,10 @@ def test_search_data_stays_exact_through_incremental_imports():
     """Summaries and prefix counts after a first load, renames, moves, departures, returns
     and duplicates across batches equal a recomputation (small batches: the incremental
     path applies each batch's changes)."""
+    _incremental_imports_keep_the_search_data_exact()
+
+
+def _incremental_imports_keep_the_search_data_exact() -> None:
     lines = _synthetic(300)
     load_rpps(lines)
     assert_search_data_exact()
@@ -230,6 +236,10 @@ def test_source_switch_updates_rows():
 def test_a_failing_batch_leaves_nothing_half_written(monkeypatch):
     """Batches commit atomically: a failure keeps the batches before it, whole, and
     nothing of its own batch (no professional without activities or search tokens)."""
+    _a_failing_batch_leaves_nothing_half_written(monkeypatch)
+
+
+def _a_failing_batch_leaves_nothing_half_written(monkeypatch) -> None:
     original = sync._Writer.insert_tuples
     token_batches = []
 
@@ -272,3 +282,66 @@ def test_stored_rows_are_found_in_one_parameter():
     )
     assert [tuple(row) for row in found] == [("0010001949", True)]
     assert writer.select_by_keys(sync.PRACTITIONER, ["id"], "national_id", []) == []
+
+
+# --- writes in a thread of their own (sync._BatchWrites) -------------------------------------
+# With real connections (committed_db) and background writes (the default on PostgreSQL,
+# asked for here on both engines) each batch is written while the next is prepared; the tests
+# above, on the tests' one connection, write in line.
+
+
+@pytest.fixture
+def in_background(committed_db, monkeypatch):
+    """Counts the batches written in the writes' thread."""
+    written = []
+    original = sync._BatchWrites._in_thread
+
+    def counted(write):
+        original(write)
+        written.append(threading.current_thread().name)
+
+    monkeypatch.setattr(sync._BatchWrites, "_in_thread", staticmethod(counted))
+    asked = sync.import_practitioners
+    monkeypatch.setattr(
+        sync, "import_practitioners", lambda *a, **o: asked(*a, background_writes=True, **o)
+    )
+    return written
+
+
+def test_background_writes_keep_the_search_data_exact(in_background):
+    _incremental_imports_keep_the_search_data_exact()
+    assert len(in_background) > 40 and in_background[0].startswith("directory-writes")
+
+
+def test_a_professional_of_the_batch_in_flight_waits_for_it(in_background, monkeypatch):
+    # one professional's lines in two consecutive batches: the second reads what the first
+    # stored (as in line), instead of inserting him a second time; the first batch's write is
+    # slowed so that, without the wait, the second batch would read before it
+    counted = sync._BatchWrites._in_thread
+
+    def slow(write):
+        time.sleep(0.3)
+        counted(write)
+
+    monkeypatch.setattr(sync._BatchWrites, "_in_thread", staticmethod(slow))
+    second = ROWS[1].replace("|71|Ostéopathe|", "|93|Psychologue|")
+    report = load_rpps([ROWS[0], ROWS[1], ROWS[2], second, ROWS[3]], batch_size=2)
+    assert (report.inserted, report.updated, report.read) == (3, 0, 4)
+    joly = practitioner(national_id="0010001949")
+    assert sorted(a.profession_code for a in joly.activities) == ["71", "93"]
+    assert len(in_background) == 2
+    assert_search_data_exact()
+
+
+def test_a_failing_background_write_stops_the_import_and_keeps_the_batches_before(
+    in_background, monkeypatch
+):
+    _a_failing_batch_leaves_nothing_half_written(monkeypatch)
+
+
+def test_writes_go_to_a_thread_by_default_on_postgresql_only(committed_db, database_url):
+    writes = sync._BatchWrites(db.session(), background=None)
+    try:
+        assert (writes._pool is not None) == database_url.startswith("postgresql")
+    finally:
+        writes.close()
