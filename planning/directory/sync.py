@@ -406,12 +406,12 @@ class _BatchWrites:
     """Each batch's writes, in a transaction of their own, in a thread of their own while
     the importer prepares the next batch.
 
-    Reading and preparing a batch is Python; writing it is mostly the database's work
-    (PostgreSQL's server receiving the COPY, or SQLite's C code, which lets go of the GIL).
-    One after the other, the importer waited for the database about half of a national
-    import. Here one batch is written while the next is prepared; at most one is in flight,
-    and a batch that names a professional of the batch in flight waits for it to be written
-    first, so that it reads what that batch stored, as one after the other would.
+    Reading and preparing a batch is Python; writing it on PostgreSQL is mostly the server's
+    work, in a process of its own. One after the other, the importer waited for the server
+    about half of a national import. Here one batch is written while the next is prepared;
+    at most one is in flight, and a batch that names a professional of the batch in flight
+    waits for it to be written first, so that it reads what that batch stored, as one after
+    the other would.
 
     ``background=None`` (the default): on PostgreSQL only, whose server works in a process of
     its own. SQLite writes in the importing process, much of it under the GIL, and there
