@@ -693,6 +693,8 @@ class SessionFilters:
     status: str | None = None
     rcp_id: int | None = None
     updated_since: dt.datetime | None = None
+    #: Sessions still taking dossiers at that instant: scheduled, before their deadline.
+    taking_dossiers_at: dt.datetime | None = None
 
 
 def session_query(filters: SessionFilters) -> Select[Any]:
@@ -736,6 +738,9 @@ def session_conditions(filters: SessionFilters) -> list[Any]:
         conditions.append(open_ if f.has_capacity else ~open_)
     if f.status:
         conditions.append(Session.status == f.status)
+    if f.taking_dossiers_at is not None:
+        conditions.append(Session.status == SCHEDULED)
+        conditions.append(Session.registration_deadline > f.taking_dossiers_at)
     if f.updated_since:
         conditions.append(Session.updated_at >= f.updated_since)
     if f.practitioner:

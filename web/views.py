@@ -313,7 +313,10 @@ def calendar(*, principal: Principal) -> str:
         date_from=date_from,
         date_to=date_to,
         visio=_tristate(args.get("visio")),
+        # "places": where a dossier can still go ("Trouver une séance pour inscrire un
+        # dossier"), not a full session nor one whose deadline passed
         has_capacity=True if args.get("places") == "oui" else None,
+        taking_dossiers_at=utcnow() if args.get("places") == "oui" else None,
     )
     sessions, total = planning.list_sessions(filters=filters, limit=500)
     places = planning.organizations_of(s.place_finess or s.rcp.host_finess for s in sessions)

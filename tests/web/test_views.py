@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from core.db import db
+from core.db import db, utcnow
 from planning.models import Notification, Registration
 from web import demo
 
@@ -79,6 +79,26 @@ def test_calendar_views_and_filters(web_client, demo_world, open_sessions):
     without_visio = client.get("/web/calendrier?visio=non").get_data(as_text=True)
     assert "RCP digestive CHU de Brest" not in without_visio
     assert "0 séance(s) trouvée(s)" in without_visio
+
+
+def test_places_lists_only_sessions_a_dossier_can_still_go_to(
+    web_client, demo_world, open_sessions
+):
+    # "Trouver une séance pour inscrire un dossier": not a session whose deadline passed,
+    # nor a cancelled or full one, though each is still in the plain calendar
+    late, cancelled, full, taking = open_sessions[:4]
+    late.registration_deadline = utcnow() - dt.timedelta(minutes=1)
+    cancelled.status = "cancelled"
+    full.registered_count = full.capacity
+    db.session.commit()
+    client = web_client("medecin")
+    listed = client.get("/web/calendrier?places=oui").get_data(as_text=True)
+    everything = client.get("/web/calendrier").get_data(as_text=True)
+    for session in (late, cancelled, full, taking):
+        assert f'/seances/{session.id}"' in everything
+    assert f'/seances/{taking.id}"' in listed
+    for session in (late, cancelled, full):
+        assert f'/seances/{session.id}"' not in listed
 
 
 def test_session_page_shows_the_facts_but_no_dossier_to_outsiders(
