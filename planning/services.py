@@ -693,8 +693,18 @@ class SessionFilters:
     status: str | None = None
     rcp_id: int | None = None
     updated_since: dt.datetime | None = None
-    #: Sessions still taking dossiers at that instant: scheduled, before their deadline.
+    #: Sessions still taking dossiers at that instant (``_taking_dossiers``).
     taking_dossiers_at: dt.datetime | None = None
+
+
+def _taking_dossiers(now: dt.datetime) -> list[Any]:
+    """The conditions of a session still taking dossiers at ``now``: scheduled, before its
+    deadline, with places left."""
+    return [
+        Session.status == SCHEDULED,
+        Session.registration_deadline > now,
+        Session.registered_count < Session.capacity,
+    ]
 
 
 def session_query(filters: SessionFilters) -> Select[Any]:
@@ -739,8 +749,7 @@ def session_conditions(filters: SessionFilters) -> list[Any]:
     if f.status:
         conditions.append(Session.status == f.status)
     if f.taking_dossiers_at is not None:
-        conditions.append(Session.status == SCHEDULED)
-        conditions.append(Session.registration_deadline > f.taking_dossiers_at)
+        conditions.extend(_taking_dossiers(f.taking_dossiers_at))
     if f.updated_since:
         conditions.append(Session.updated_at >= f.updated_since)
     if f.practitioner:
@@ -979,12 +988,7 @@ def next_sessions(
     query = (
         select(Session)
         .join(Session.rcp)
-        .where(
-            Rcp.kind_code == kind,
-            Session.status == SCHEDULED,
-            Session.registration_deadline > now,
-            Session.registered_count < Session.capacity,
-        )
+        .where(Rcp.kind_code == kind, *_taking_dossiers(now))
         .options(*_session_loads())
         .order_by(Session.starts_at)
         .limit(500)

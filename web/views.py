@@ -315,7 +315,6 @@ def calendar(*, principal: Principal) -> str:
         visio=_tristate(args.get("visio")),
         # "places": where a dossier can still go ("Trouver une séance pour inscrire un
         # dossier"), not a full session nor one whose deadline passed
-        has_capacity=True if args.get("places") == "oui" else None,
         taking_dossiers_at=utcnow() if args.get("places") == "oui" else None,
     )
     sessions, total = planning.list_sessions(filters=filters, limit=500)
