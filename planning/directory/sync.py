@@ -370,6 +370,7 @@ def import_practitioners(
         if not first_load and _prefix_counts_missing(session):
             rebuild_prefix_counts(session)  # a first load that died before counting
             session.commit()
+            _refresh_statistics(session, [PRACTITIONER_PREFIX])
         reported = 0
         writes = _BatchWrites(session, background=background_writes)
         try:
@@ -390,6 +391,9 @@ def import_practitioners(
     if first_load:
         rebuild_prefix_counts(session)
         session.commit()
+        # Without statistics PostgreSQL took each word for 70 prefixes and planned the
+        # search's prefix lookup again at every search (autovacuum would get there later).
+        _refresh_statistics(session, [PRACTITIONER_PREFIX])
     if deactivate_missing:
         deltas = PrefixDeltas()
         report.deactivated = _deactivate_practitioners(
