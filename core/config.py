@@ -45,6 +45,9 @@ class Settings:
     instance_dir: Path = Path("instance")
     database_url: str = ""
     index_dir: Path = Path("instance/index")
+    #: PostgreSQL: where this node keeps its copy of the directory's search tables
+    #: (``planning.directory.replica``); None: the name search reads the database.
+    directory_replica_dir: Path | None = None
     secret_key: str = "dev-secret-not-for-production"  # noqa: S105 - refused in production
     public_url: str = "http://127.0.0.1:8000"
     issuer: str = "http://127.0.0.1:8000"
@@ -91,6 +94,9 @@ class Settings:
             "instance_dir": instance_dir,
             "database_url": database_url,
             "index_dir": Path(get("INDEX_DIR", str(instance_dir / "index"))).resolve(),
+            "directory_replica_dir": _optional_path(
+                get("DIRECTORY_REPLICA_DIR", str(instance_dir / "directory-replica"))
+            ),
             "secret_key": get("SECRET_KEY", "dev-secret-not-for-production"),
             "public_url": get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             "issuer": get("ISSUER", get("PUBLIC_URL", "http://127.0.0.1:8000")).rstrip("/"),
@@ -146,6 +152,13 @@ class Settings:
             problems.append("DCC_PUBLIC_URL must be an https:// URL in production")
         if problems:
             raise ConfigurationError("refusing to start: " + "; ".join(problems))
+
+
+def _optional_path(value: str) -> Path | None:
+    """A directory, or None for "off" (or empty)."""
+    if value.strip().lower() in {"", "off", "none", "0", "false", "no"}:
+        return None
+    return Path(value).resolve()
 
 
 def as_bool(value: str) -> bool:

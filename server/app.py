@@ -27,6 +27,7 @@ from core.oauth import build_token_endpoint
 from core.openapi_nullable import document_nullable_nested_as_null
 from guidelines import views as guidelines_views
 from planning import views as planning_views
+from planning.directory import replica
 from planning.directory import views as directory_views
 from planning.feeds import views as feeds_views
 from server import views as platform_views
@@ -147,6 +148,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         rate=settings.rate_limit_token,
     )
     app.extensions["dcc"] = platform
+    # PostgreSQL: the name search reads this node's copy of its tables while it is current
+    engine = db.engine
+    if settings.directory_replica_dir and engine and engine.dialect.name == "postgresql":
+        app.extensions[replica.EXTENSION] = replica.Replica(settings.directory_replica_dir)
 
     register_error_handlers(app)
     init_request_logging(app)

@@ -63,6 +63,8 @@ def app(database_url: str, instance_dir: Path) -> Flask:
         signing_key_file=instance_dir / "signing-key.pem",
         log_format="text",
         log_level="WARNING",
+        # the tests that want the node's copy of the directory say so (test_replica.py)
+        directory_replica_dir=None,
     )
 
 

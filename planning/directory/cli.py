@@ -185,3 +185,33 @@ def load_demo_directory() -> None:
 
     for report in load_demo().values():
         _summary(report)
+
+
+@directory.command("replica")
+def replica_command() -> None:
+    """Build this node's copy of the professionals' search tables (PostgreSQL).
+
+    The name search reads it while it is current; a node builds one on its own in the
+    background when it sees the directory change. Run this at a node's start, or after an
+    import, to have it at once.
+    """
+    from flask import current_app
+
+    from core.db import db
+    from planning.directory import replica
+
+    settings = current_app.extensions["dcc"].settings
+    if db.engine is None or db.engine.dialect.name != "postgresql":
+        raise click.ClickException("the copy is for PostgreSQL: on SQLite the search is local")
+    if settings.directory_replica_dir is None:
+        raise click.ClickException("DCC_DIRECTORY_REPLICA_DIR is off: no copy to build")
+    click.echo("copying the professionals' search tables...")
+    report = replica.build(db.engine, settings.directory_replica_dir)
+    if report.path is None:
+        raise click.ClickException("another process of this node is building the copy")
+    if not report.built:
+        click.echo(f"up to date: {report.path}")
+        return
+    rows = ", ".join(f"{name} {count:,}" for name, count in report.rows.items())
+    size = report.path.stat().st_size / 1e6
+    click.echo(f"built in {report.seconds:.0f} s: {report.path} ({size:,.0f} MB; {rows})")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 from core.db import DriverStatement, db
 from core.errors import InvalidInput, NotFound
 from core.terminology.geo import departments_of_region, haversine_km, normalize_department
+from planning.directory import replica
 from planning.directory.models import (
     Organization,
     OrganizationToken,
@@ -383,27 +384,25 @@ def search_practitioner_summary_texts(
     page, page_size = criteria.get("page", 1), criteria.get("page_size", 50)
     words = tokens(name)
     digits = (name or "").strip()
+    if not words or (digits.isdigit() and len(digits) in (10, 11, 12)):
+        ids, total = practitioner_ids(**criteria)
+        return SearchResult(practitioner_summary_texts(ids), total)
     filters = ("specialty", "profession", "department", "region", "finess")
-    if (
-        len(words) == 1
-        and not any(criteria.get(f) for f in filters)
-        and not (digits.isdigit() and len(digits) in (10, 11, 12))
-        and page * page_size <= ONE_STATEMENT_PAGES
-    ):
-        _check_window(page, page_size)
-        rows, total = _page_of_one_word(
-            db.session.connection(),
-            True,
-            words[0],
-            active,
-            page,
-            page_size,
-        )
-        if all(row[2] is not None for row in rows):
-            return SearchResult([row[2] for row in rows], total)
-        return SearchResult(practitioner_summary_texts([row[0] for row in rows]), total)
-    ids, total = practitioner_ids(**criteria)
-    return SearchResult(practitioner_summary_texts(ids), total)
+    # On PostgreSQL, the node's copy of the search tables when it is current (``replica``).
+    with replica.search_connection() as connection:
+        if (
+            len(words) == 1
+            and not any(criteria.get(f) for f in filters)
+            and page * page_size <= ONE_STATEMENT_PAGES
+        ):
+            _check_window(page, page_size)
+            rows, total = _page_of_one_word(connection, True, words[0], active, page, page_size)
+            if all(row[2] is not None for row in rows):
+                return SearchResult([row[2] for row in rows], total)
+            ids = [row[0] for row in rows]
+        else:
+            ids, total = practitioner_ids(**criteria, connection=connection)
+        return SearchResult(practitioner_summary_texts(ids, connection=connection), total)
 
 
 @functools.lru_cache(maxsize=512)
@@ -452,11 +451,12 @@ def _summary_statement(dialect_name: str) -> Any:
     )
 
 
-def practitioner_summary_texts(ids: list[int]) -> list[str]:
-    """The stored summaries (``PractitionerSummarySchema`` as JSON) of ``ids``, in order."""
+def practitioner_summary_texts(ids: list[int], *, connection: Any = None) -> list[str]:
+    """The stored summaries (``PractitionerSummarySchema`` as JSON) of ``ids``, in order
+    (read on ``connection``, by default the session's)."""
     if not ids:
         return []
-    connection = db.session.connection()
+    connection = connection or db.session.connection()
     statement = _summary_statement(connection.dialect.name)
     found: dict[int, str | None] = dict(
         _fetch(connection, statement, {"ids": _list_value(connection.dialect.name, ids)})
@@ -632,7 +632,13 @@ def _ranked_page(
 
 
 def _practitioners_by_name(
-    words: list[str], filters: dict[str, Any], *, active: bool, page: int, page_size: int
+    words: list[str],
+    filters: dict[str, Any],
+    *,
+    active: bool,
+    page: int,
+    page_size: int,
+    connection: Any = None,
 ) -> tuple[list[int], int]:
     """One page of the professionals whose name has a word starting with each of ``words``.
 
@@ -643,7 +649,7 @@ def _practitioners_by_name(
     appears once, at its best. The stored prefix counts give a lone word its total, and
     several words the rarest of them as the driver.
     """
-    connection = db.session.connection()
+    connection = connection or db.session.connection()
     if len(words) == 1 and not filters:
         rows, total = _page_of_one_word(connection, False, words[0], active, page, page_size)
         return [row[0] for row in rows], total
@@ -763,13 +769,15 @@ def practitioner_ids(
     active: bool = True,
     page: int = 1,
     page_size: int = 50,
+    connection: Any = None,
 ) -> tuple[list[int], int]:
     """The ids of one page of professionals matching every given criterion, and the total.
 
     ``name``: every word must start a word of the professional's name, accents, case and
     hyphens ignored ("benedicte lebrun" finds "Bénédicte LEBRUN-CARPENTIER" and so does
     "carpentier"). An 11-digit (RPPS) or 12-digit (national id) ``name`` is looked up
-    exactly. The activity criteria must hold for one same activity.
+    exactly. The activity criteria must hold for one same activity. ``connection``: where
+    to run a name search (default: the session's).
     """
     _check_window(page, page_size)
     activity = PractitionerActivity.__table__
@@ -809,6 +817,7 @@ def practitioner_ids(
             active=active,
             page=page,
             page_size=page_size,
+            connection=connection,
         )
     else:
         where = [table.c.active.is_(active), *id_condition]
