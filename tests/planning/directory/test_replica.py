@@ -177,29 +177,30 @@ def test_a_process_builds_the_missing_copy_in_the_background(app, directory, tmp
         db.session.remove()
 
 
-@pytest.mark.postgresql_only
-def test_the_command_builds_the_copy(app, directory, tmp_path, monkeypatch):
+def run_command(app, monkeypatch, directory, times=1):
+    """``dcc-services directory replica``, ``times`` times, with its copies in ``directory``."""
     platform = app.extensions["dcc"]
-    settings = dataclasses.replace(platform.settings, directory_replica_dir=tmp_path)
+    settings = dataclasses.replace(platform.settings, directory_replica_dir=directory)
     monkeypatch.setattr(platform, "settings", settings)
     with app.app_context():
-        built = CliRunner().invoke(cli.directory, ["replica"])
-        again = CliRunner().invoke(cli.directory, ["replica"])
+        return [CliRunner().invoke(cli.directory, ["replica"]) for _ in range(times)]
+
+
+@pytest.mark.postgresql_only
+def test_the_command_builds_the_copy(app, directory, tmp_path, monkeypatch):
+    built, again = run_command(app, monkeypatch, tmp_path, times=2)
     assert built.exit_code == 0, built.output
     assert "built in" in built.output and "directory_practitioner 4" in built.output
     assert again.exit_code == 0 and "up to date" in again.output
 
 
 def test_on_sqlite_the_search_is_local_already(app, database_url, tmp_path, monkeypatch):
-    platform = app.extensions["dcc"]
-    settings = dataclasses.replace(platform.settings, directory_replica_dir=tmp_path)
-    monkeypatch.setattr(platform, "settings", settings)
-    with app.app_context():
-        result = CliRunner().invoke(cli.directory, ["replica"])
-    if database_url.startswith("sqlite"):
-        assert result.exit_code != 0 and "the copy is for PostgreSQL" in result.output
-        node = replica.Replica(tmp_path)
-        assert node.engine() is None and list(tmp_path.iterdir()) == []
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    (result,) = run_command(app, monkeypatch, tmp_path)
+    assert result.exit_code != 0 and "the copy is for PostgreSQL" in result.output
+    assert replica.Replica(tmp_path).engine() is None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_setting_turns_the_copy_off():
