@@ -134,6 +134,21 @@ def test_searches_read_the_database_until_the_copy_of_the_latest_change_exists(
 
 
 @pytest.mark.postgresql_only
+def test_an_import_sends_searches_back_to_the_database(directory, node):
+    # its batches commit as they go without a word; the run it records at its end replaces
+    # the token: until then the copy (as before the import) answers, then the database
+    replica.build(db.engine, node.directory)
+    before = answers()
+    assert used_copy(node)
+    lines = national_lines(random.Random(9), professionals=30, sites=[SITE])
+    load_rpps([rpps_header(), *lines], deactivate_missing=False)
+    db.session.remove()
+    after = answers()
+    assert not used_copy(node) and node.spawned  # a build asked for
+    assert after != before  # the database's answers, with the 30 newcomers
+
+
+@pytest.mark.postgresql_only
 def test_a_failed_build_leaves_no_copy_behind(directory, tmp_path, monkeypatch):
     def fail(source, path):
         path.write_bytes(b"half a copy")
