@@ -236,8 +236,9 @@ class Replica:
         self._engine: Engine | None = None
         self._usable = False
 
-    def engine(self) -> Engine | None:
-        """The engine of the current copy, or None: search the database."""
+    def engine(self, *, read_only_request: bool = False) -> Engine | None:
+        """The engine of the current copy, or None: search the database (reading its
+        change token on the session, outside a transaction if ``read_only_request``)."""
         now = time.monotonic()
         if now - self._checked < CHECK_SECONDS:
             return self._engine if self._usable else None
@@ -250,6 +251,8 @@ class Replica:
             if now - self._checked < CHECK_SECONDS:
                 return self._engine if self._usable else None
             self._checked = now
+            if read_only_request:
+                db.read_only_request()
             path = file_for(self.directory, current_token(db.session.connection()))
             if path == self._path:
                 self._usable = True
@@ -291,16 +294,20 @@ class Replica:
 
 
 @contextlib.contextmanager
-def search_connection() -> Iterator[Connection]:
+def search_connection(*, read_only_request: bool = False) -> Iterator[Connection]:
     """A connection to search the professionals' names on: the node's copy when it is
-    current, else the session's own."""
+    current, else the session's own (``read_only_request``: outside a transaction, see
+    ``db.read_only_request``). With the copy, the session is left alone: no connection
+    taken from the database's pool, none given back."""
     from flask import current_app, has_app_context
 
     from core.db import db
 
     replica = current_app.extensions.get(EXTENSION) if has_app_context() else None
-    engine = replica.engine() if replica is not None else None
+    engine = replica.engine(read_only_request=read_only_request) if replica else None
     if engine is None:
+        if read_only_request:
+            db.read_only_request()
         yield db.session.connection()
         return
     with engine.connect() as connection:

@@ -371,13 +371,17 @@ def search_practitioner_summaries(
 
 
 def search_practitioner_summary_texts(
-    **criteria: Unpack[PractitionerCriteria],
+    *, read_only_request: bool = False, **criteria: Unpack[PractitionerCriteria]
 ) -> SearchResult[str]:
     """As ``search_practitioners``, each professional as the JSON text of its summary.
 
     The JSON search answers with these, as stored: no ORM object, no encoding (a search
     answers many times more often than the directory changes). The first pages of a lone
     word without filters come with their summaries from the page's own statement.
+
+    ``read_only_request``: the request only reads (the JSON search). Its statements then run
+    outside a transaction on PostgreSQL (``db.read_only_request``), if they run there at
+    all: the database is not even reached when the node's copy answers (``replica``).
     """
     name = criteria.get("name")
     active = criteria.get("active", True)
@@ -385,11 +389,13 @@ def search_practitioner_summary_texts(
     words = tokens(name)
     digits = (name or "").strip()
     if not words or (digits.isdigit() and len(digits) in (10, 11, 12)):
+        if read_only_request:
+            db.read_only_request()
         ids, total = practitioner_ids(**criteria)
         return SearchResult(practitioner_summary_texts(ids), total)
     filters = ("specialty", "profession", "department", "region", "finess")
     # On PostgreSQL, the node's copy of the search tables when it is current (``replica``).
-    with replica.search_connection() as connection:
+    with replica.search_connection(read_only_request=read_only_request) as connection:
         if (
             len(words) == 1
             and not any(criteria.get(f) for f in filters)

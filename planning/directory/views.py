@@ -8,7 +8,6 @@ from flask import Response, current_app, json
 from flask.views import MethodView
 
 from core.api import Blueprint, page, page_json, page_of, path_parameter
-from core.db import db
 from planning.directory import fhir, services
 from planning.directory.schemas import (
     FhirOrganizationArgsSchema,
@@ -66,10 +65,9 @@ class Practitioners(MethodView):
         `total` is exact up to 1,000; 1,001 means more than 1,000. Pages reach the first
         10,000 results (refine the search beyond).
         """
-        # Its statements run unprepared, each planned for its values: no transaction needed
-        # around them (PostgreSQL: no BEGIN / ROLLBACK round trips).
-        db.read_only_request()
-        result = services.search_practitioner_summary_texts(**args)
+        # Reads only: on PostgreSQL outside a transaction (no BEGIN / ROLLBACK round trips),
+        # and without the database at all when the node's copy answers.
+        result = services.search_practitioner_summary_texts(**args, read_only_request=True)
         # The summaries are stored as the JSON of the documented schema: spliced, not encoded.
         return Response(
             page_json(

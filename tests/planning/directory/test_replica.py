@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import event
 
 from core.config import Settings
 from core.db import db
@@ -37,6 +38,7 @@ SEARCHES = [
     {"name": "ma", "page_size": 5, "page": 3},
     {"name": "benedicte"},
     {"name": "jean ma"},
+    {"name": "xav bal"},
     {"name": "benh zak"},
     {"name": "le"},
     {"name": "ma", "department": "29"},
@@ -55,7 +57,7 @@ def directory(committed_db):
     """A committed directory: the real 2021 sample, of which a newer file lacks two people
     (inactive), and 400 generated professionals."""
     load_rpps(SAMPLE)
-    load_rpps(SAMPLE[:-3])  # DELACROIX, CHOLET: inactive
+    load_rpps(SAMPLE[:-3])  # CHOLET, DELACROIX, BENHOUCHAME: inactive
     lines = national_lines(random.Random(5), professionals=400, sites=[SITE])
     load_rpps([rpps_header(), *lines], deactivate_missing=False)
     return committed_db
@@ -77,8 +79,10 @@ def node(app, tmp_path, monkeypatch):
 def answers(searches=SEARCHES):
     found = []
     for criteria in searches:
-        db.read_only_request()
-        result = services.search_practitioner_summary_texts(**{"page_size": 20, **criteria})
+        # as the JSON search calls it
+        result = services.search_practitioner_summary_texts(
+            read_only_request=True, **{"page_size": 20, **criteria}
+        )
         found.append((result.items, result.total))
         db.session.remove()
     return found
@@ -99,6 +103,30 @@ def test_the_copy_answers_every_search_as_the_database(app, directory, node, mon
     assert report.built and report.rows["directory_practitioner"] > 400
     assert answers() == from_database
     assert used_copy(node) and node.spawned == []
+
+
+@pytest.mark.postgresql_only
+def test_with_the_copy_a_search_does_not_reach_the_database(directory, node, client, token_for):
+    replica.build(db.engine, node.directory)
+    headers = {"Authorization": f"Bearer {token_for(role='physician', rpps='10001234567')}"}
+    assert client.get("/directory/practitioners?name=ma", headers=headers).json["total"]
+    node._checked = time.monotonic() + 3600  # the token was read: no check due
+    checkouts = []
+
+    def count(*_args):
+        checkouts.append(1)
+
+    db.session.remove()  # the app context outlives the requests here: so would its session
+    event.listen(db.engine.pool, "checkout", count)
+    try:
+        for query in ("ma", "xav bal", "mar", "ma&department=29"):
+            response = client.get(f"/directory/practitioners?name={query}", headers=headers)
+            assert response.status_code == 200 and response.json["total"], query
+            db.session.remove()
+    finally:
+        event.remove(db.engine.pool, "checkout", count)
+    assert checkouts == []  # no connection taken from the database's pool
+    assert used_copy(node)
 
 
 @pytest.mark.postgresql_only
