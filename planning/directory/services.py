@@ -396,6 +396,7 @@ def search_practitioner_summary_texts(
     filters = ("specialty", "profession", "department", "region", "finess")
     # On PostgreSQL, the node's copy of the search tables when it is current (``replica``).
     with replica.search_connection(read_only_request=read_only_request) as connection:
+        _map_sqlite_file(connection)
         if (
             len(words) == 1
             and not any(criteria.get(f) for f in filters)
@@ -409,6 +410,26 @@ def search_practitioner_summary_texts(
         else:
             ids, total = practitioner_ids(**criteria, connection=connection)
         return SearchResult(practitioner_summary_texts(ids, connection=connection), total)
+
+
+#: SQLite: the name search reads the database file through a memory map of this size (the
+#: pages it reads are the operating system's cache, not copied by a read() each).
+SQLITE_SEARCH_MMAP_BYTES = 2_000_000_000  # SQLite caps it at 2 GiB by default
+
+
+def _map_sqlite_file(connection: Any) -> None:
+    """SQLite: read through a memory map on the connections the name search runs on. A
+    search reads about 60 pages, most of them outside SQLite's own small cache: on the
+    national directory it went from 0.51-0.53 to 0.43-0.45 ms of CPU. Once per
+    connection, and only those of the search: an import's connection, which reads its
+    whole file, would count every page it maps in its resident memory."""
+    if connection.dialect.name != "sqlite":
+        return
+    info = connection.connection.info  # the pooled connection's, across checkouts
+    if not info.get("search_mmap"):
+        dbapi = connection.connection.dbapi_connection
+        dbapi.execute(f"PRAGMA mmap_size = {SQLITE_SEARCH_MMAP_BYTES}")
+        info["search_mmap"] = True
 
 
 @functools.lru_cache(maxsize=512)

@@ -443,3 +443,12 @@ def test_postgresql_reuses_the_plan_of_a_one_word_search(create_practitioner):
     generic, custom = plans[0]
     # psycopg prepares it at its 6th run; PostgreSQL then tries 5 custom plans
     assert (generic, custom) == (len(words) - 10, 5)
+
+
+def test_the_name_search_reads_sqlite_through_a_memory_map(create_practitioner, database_url):
+    create_practitioner(last_name="MAPPEMONDE")
+    assert services.search_practitioner_summary_texts(name="mappe").total == 1
+    if database_url.startswith("sqlite"):
+        dbapi = db.session.connection().connection.dbapi_connection
+        (mapped,) = dbapi.execute("PRAGMA mmap_size").fetchone()
+        assert mapped == services.SQLITE_SEARCH_MMAP_BYTES
