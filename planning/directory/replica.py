@@ -43,16 +43,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, create_engine, select
+from flask import current_app, has_app_context
+from sqlalchemy import Column, Connection, Engine, Index, MetaData, Table, create_engine
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from core.db import db
 from planning.directory.models import (
     Practitioner,
     PractitionerActivity,
     PractitionerPrefix,
     PractitionerToken,
 )
+from planning.feeds.changes import directory_token
 
 log = logging.getLogger("dcc.directory.replica")
 
@@ -115,17 +118,6 @@ def file_for(directory: Path, token: str) -> Path:
     return directory / f"{_PREFIX}{safe}{_SUFFIX}"
 
 
-def current_token(connection: Connection) -> str:
-    """The directory's change token (``"none"`` before its first change)."""
-    from planning.feeds.changes import DIRECTORY_ROW
-    from planning.feeds.models import FeedVersion
-
-    token = connection.execute(
-        select(FeedVersion.token).where(FeedVersion.id == DIRECTORY_ROW)
-    ).scalar()
-    return token or "none"
-
-
 @contextlib.contextmanager
 def _build_lock(directory: Path) -> Iterator[bool]:
     """One build at a time per node; yields False if another process is building."""
@@ -162,7 +154,7 @@ def build(engine: Engine, directory: Path) -> BuildReport:
         with engine.connect().execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         ) as source:
-            token = current_token(source)
+            token = directory_token(source)
             final = file_for(directory, token)
             if final.exists():
                 return BuildReport(final, token)
@@ -242,8 +234,6 @@ class Replica:
         now = time.monotonic()
         if now - self._checked < CHECK_SECONDS:
             return self._engine if self._usable else None
-        from core.db import db
-
         bind = db.session.get_bind()
         if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
             return None  # SQLite (the search is local already), or a test's transaction
@@ -253,7 +243,7 @@ class Replica:
             self._checked = now
             if read_only_request:
                 db.read_only_request()
-            path = file_for(self.directory, current_token(db.session.connection()))
+            path = file_for(self.directory, directory_token(db.session.connection()))
             if path == self._path:
                 self._usable = True
             elif path.exists():
@@ -299,10 +289,6 @@ def search_connection(*, read_only_request: bool = False) -> Iterator[Connection
     current, else the session's own (``read_only_request``: outside a transaction, see
     ``db.read_only_request``). With the copy, the session is left alone: no connection
     taken from the database's pool, none given back."""
-    from flask import current_app, has_app_context
-
-    from core.db import db
-
     replica = current_app.extensions.get(EXTENSION) if has_app_context() else None
     engine = replica.engine(read_only_request=read_only_request) if replica else None
     if engine is None:

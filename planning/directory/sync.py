@@ -368,9 +368,7 @@ def import_practitioners(
         # a later import applies each batch's changes in the batch's transaction.
         deltas = None if first_load else PrefixDeltas()
         if not first_load and _prefix_counts_missing(session):
-            rebuild_prefix_counts(session)  # a first load that died before counting
-            session.commit()
-            _refresh_statistics(session, [PRACTITIONER_PREFIX])
+            _recount_prefixes(session)  # a first load that died before counting
         reported = 0
         writes = _BatchWrites(session, background=background_writes)
         try:
@@ -389,11 +387,7 @@ def import_practitioners(
         finally:
             writes.close()
     if first_load:
-        rebuild_prefix_counts(session)
-        session.commit()
-        # Without statistics PostgreSQL took each word for 70 prefixes and planned the
-        # search's prefix lookup again at every search (autovacuum would get there later).
-        _refresh_statistics(session, [PRACTITIONER_PREFIX])
+        _recount_prefixes(session)
     if deactivate_missing:
         deltas = PrefixDeltas()
         report.deactivated = _deactivate_practitioners(
@@ -785,6 +779,15 @@ def rebuild_prefix_counts(session: Session) -> None:
                 writer.insert_tuples(PRACTITIONER_PREFIX, ["prefix", "active", "owners"], batch)
         finally:
             cursor.close()
+
+
+def _recount_prefixes(session: Session) -> None:
+    """Count every prefix afresh, commit, and give PostgreSQL statistics on the counts:
+    without them it took each prefix for 70 rows and planned the search's prefix lookup
+    again at every search (until autovacuum came, where it runs)."""
+    rebuild_prefix_counts(session)
+    session.commit()
+    _refresh_statistics(session, [PRACTITIONER_PREFIX])
 
 
 #: Token rows of active (True) or inactive owners in token order, for the driver's cursor.

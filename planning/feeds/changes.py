@@ -74,6 +74,14 @@ def registration_row(region: str | None) -> int:
 _VERSION_TABLE = FeedVersion.__table__
 
 
+def directory_token(connection: Any = None) -> str:
+    """The current directory change token ('' before the first change), read on
+    ``connection`` (by default the session's)."""
+    statement = select(FeedVersion.token).where(FeedVersion.id == DIRECTORY_ROW)
+    token = (connection or db.session).execute(statement).scalar()
+    return token or ""
+
+
 #: INSERT ... ON CONFLICT (id) DO UPDATE, the same text for SQLite and PostgreSQL: one
 #: statement whether or not the row exists (the dialects' own upsert constructs are not cached,
 #: so they would be compiled again in every transaction). ``{p}``: a prefix of the parameters'

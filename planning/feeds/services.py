@@ -45,7 +45,7 @@ from planning.directory.models import (
 )
 from planning.directory.normalize import finess_format_error, rpps_format_error
 from planning.feeds import chunks
-from planning.feeds.changes import DIRECTORY_ROW, REGION_ROW_BASE, region_rows
+from planning.feeds.changes import DIRECTORY_ROW, REGION_ROW_BASE, directory_token, region_rows
 from planning.feeds.models import FeedState, FeedSubscription, FeedVersion
 from planning.models import Rcp, Session, SessionParticipant
 
@@ -232,12 +232,6 @@ def change_token(region: str | None = None, *, planning_only: bool = False) -> s
     if len(tokens) == 1:
         return str(tokens[0])
     return hashlib.sha256("|".join(tokens).encode()).hexdigest()[:32]
-
-
-def directory_token() -> str:
-    """The current directory change token ('' before the first change)."""
-    token = db.session.scalar(select(FeedVersion.token).where(FeedVersion.id == DIRECTORY_ROW))
-    return token or ""
 
 
 def _as_utc(value: Any) -> dt.datetime:
